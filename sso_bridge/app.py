@@ -1,0 +1,97 @@
+"""``create_app``: the one place where the bridge is assembled."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from sso_bridge import errors, logs
+from sso_bridge.services import Services, build_services
+from sso_bridge.settings import Settings
+from sso_bridge.web.errors import render_error
+from sso_bridge.web.views import bp
+
+_HTTP_ERRORS = {
+    404: errors.BadRequest("no such page"),
+    405: errors.BadRequest("method not allowed"),
+}
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Flask:
+    logs.configure(settings.logging.level, settings.logging.json)
+    services = services or build_services(settings)
+    app = Flask(__name__.rsplit(".", 1)[0] + ".web")
+    app.config.update(
+        SECRET_KEY=settings.secrets.flask_secret_key,
+        MAX_CONTENT_LENGTH=settings.limits.max_saml_response_bytes * 2 + 8192,
+        MAX_FORM_MEMORY_SIZE=settings.limits.max_saml_response_bytes * 2 + 8192,
+        SESSION_COOKIE_SECURE=settings.bridge.base_url.startswith("https://"),
+    )
+    app.extensions["sso_bridge"] = services
+    if settings.server.trusted_proxy_hops:
+        hops = settings.server.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+    app.register_blueprint(bp)
+    _register_hooks(app, services)
+    return app
+
+
+def _register_hooks(app: Flask, services: Services) -> None:
+    @app.before_request
+    def start_request() -> None:
+        g.request_id = uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+        logs.request_id_var.set(g.request_id)
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint == "bridge.acs":
+            _audit(services, response)
+        return response
+
+    @app.errorhandler(errors.BridgeError)
+    def bridge_error(error: errors.BridgeError) -> Response:
+        return render_error(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if isinstance(error, RequestEntityTooLarge):
+            return render_error(errors.SamlTooLarge("the POST is larger than the bridge accepts"))
+        mapped = _HTTP_ERRORS.get(error.code or 0)
+        response = render_error(mapped or errors.BadRequest(str(error)))
+        response.status_code = error.code or 400
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        return render_error(error)
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        s = services.settings
+        return {"sakai_url": s.sakai.url.rstrip("/") + s.sakai.portal_path,
+                "contact": s.bridge.error_contact}
+
+
+def _audit(services: Services, response: Response) -> None:
+    identity = g.get("identity")
+    session = g.get("sakai_session")
+    services.audit.record(
+        request_id=g.get("request_id"),
+        idp=identity.idp_entity_id if identity else services.idp.entity_id,
+        eid=identity.eid if identity else None,
+        outcome="success" if response.status_code == 302 else "refused",
+        error_code=g.get("error_code"),
+        account_created=session.account_created if session else False,
+        account_updated=session.account_updated if session else False,
+        client=request.remote_addr,
+    )

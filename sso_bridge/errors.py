@@ -1,0 +1,214 @@
+"""The bridge's one exception tree.
+
+Every failure the bridge can meet is raised as a subclass of :class:`BridgeError`, never
+signalled by ``None`` or ``False``. Each class carries a stable ``code``: it appears in the
+learner's error page, the log line and the metrics. The mapping from code to HTTP status and
+to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows about HTTP.
+
+::
+
+    BridgeError
+    ├── ConfigError                    configuration or keys are wrong (start-up)
+    ├── DependencyError                lxml / xmlsec built against different libxml2
+    ├── LoginError                     the browser's login flow is not acceptable
+    │   ├── BadTarget                  target is not on the Sakai allow-list
+    │   ├── LoginStateMissing          no pending login for this browser (expired / reused)
+    │   └── BadRequest                 a required form field is missing or malformed
+    ├── SamlError                      the IdP's response is refused
+    │   ├── SamlTooLarge, SamlMalformed, SamlForbiddenXml, SamlForbiddenTransform,
+    │   ├── SamlInvalid (python3-saml refused it), SamlDeprecatedAlgorithm
+    │   ├── SamlAudience, SamlDestination, SamlRecipient, SamlExpired, SamlTooOld
+    │   ├── SamlUnsolicited, SamlInResponseTo, SamlReplay, SamlStatus
+    │   └── IdentityError              the assertion lacks a usable Sakai EID
+    ├── SakaiError                     Sakai web services failed
+    │   ├── SakaiUnavailable           connection refused, timeout, 5xx without SOAP
+    │   ├── SakaiForbidden             HTTP 403: web-service IP allow-list
+    │   ├── SakaiLoginDisabled         webservices.allowlogin is off
+    │   ├── SakaiAdminAuthFailed       the admin account or password is wrong
+    │   ├── SakaiSessionInactive       the admin session expired (retried once)
+    │   ├── SakaiFault                 any other SOAP fault
+    │   ├── SakaiOperationFailed       a "<ExceptionClass> : <message>" string result
+    │   │   └── SakaiUserExists        UserAlreadyDefinedException
+    │   └── SakaiProtocolError         the reply is not the SOAP we expect
+    ├── AccountDisabled                the Sakai account has disabled=true
+    └── StoreUnavailable               the state store cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every bridge failure. ``detail`` is for the log, never for the learner."""
+
+    code = "internal_error"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail or self.code
+
+
+class ConfigError(BridgeError):
+    """One or more configuration problems; ``problems`` lists every one of them."""
+
+    code = "config_invalid"
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class DependencyError(BridgeError):
+    code = "dependency_mismatch"
+
+
+# --- the learner's login flow -------------------------------------------------------------
+
+
+class LoginError(BridgeError):
+    code = "login_invalid"
+
+
+class BadTarget(LoginError):
+    code = "bad_target"
+
+
+class LoginStateMissing(LoginError):
+    code = "login_expired"
+
+
+class BadRequest(LoginError):
+    code = "bad_request"
+
+
+# --- SAML ---------------------------------------------------------------------------------
+
+
+class SamlError(BridgeError):
+    code = "saml_invalid"
+
+
+class SamlTooLarge(SamlError):
+    code = "saml_too_large"
+
+
+class SamlMalformed(SamlError):
+    code = "saml_malformed"
+
+
+class SamlForbiddenXml(SamlError):
+    """DOCTYPE, entities and other XML features SAML never needs."""
+
+    code = "saml_forbidden_xml"
+
+
+class SamlForbiddenTransform(SamlError):
+    """A signature uses a transform, reference or object outside the SAML profile."""
+
+    code = "saml_forbidden_transform"
+
+
+class SamlInvalid(SamlError):
+    """python3-saml's own strict validation refused the response (signature, issuer, ...)."""
+
+    code = "saml_invalid"
+
+
+class SamlDeprecatedAlgorithm(SamlError):
+    code = "saml_deprecated_algorithm"
+
+
+class SamlAudience(SamlError):
+    code = "saml_audience"
+
+
+class SamlDestination(SamlError):
+    code = "saml_destination"
+
+
+class SamlRecipient(SamlError):
+    code = "saml_recipient"
+
+
+class SamlExpired(SamlError):
+    code = "saml_expired"
+
+
+class SamlTooOld(SamlError):
+    code = "saml_too_old"
+
+
+class SamlUnsolicited(SamlError):
+    code = "saml_unsolicited"
+
+
+class SamlInResponseTo(SamlError):
+    code = "saml_in_response_to"
+
+
+class SamlReplay(SamlError):
+    code = "saml_replay"
+
+
+class SamlStatus(SamlError):
+    """The IdP answered with a non-success status (the learner cancelled, no passive...)."""
+
+    code = "saml_status"
+
+
+class IdentityError(SamlError):
+    code = "identity_incomplete"
+
+
+# --- Sakai --------------------------------------------------------------------------------
+
+
+class SakaiError(BridgeError):
+    code = "sakai_error"
+
+
+class SakaiUnavailable(SakaiError):
+    code = "sakai_unavailable"
+
+
+class SakaiForbidden(SakaiError):
+    code = "sakai_forbidden"
+
+
+class SakaiLoginDisabled(SakaiError):
+    code = "sakai_login_disabled"
+
+
+class SakaiAdminAuthFailed(SakaiError):
+    code = "sakai_admin_auth"
+
+
+class SakaiSessionInactive(SakaiError):
+    code = "sakai_session_inactive"
+
+
+class SakaiFault(SakaiError):
+    code = "sakai_fault"
+
+
+class SakaiOperationFailed(SakaiError):
+    code = "sakai_operation_failed"
+
+    def __init__(self, detail: str = "", exception_class: str = "") -> None:
+        super().__init__(detail)
+        self.exception_class = exception_class
+
+
+class SakaiUserExists(SakaiOperationFailed):
+    code = "sakai_user_exists"
+
+
+class SakaiProtocolError(SakaiError):
+    code = "sakai_protocol"
+
+
+class AccountDisabled(BridgeError):
+    code = "account_disabled"
+
+
+class StoreUnavailable(BridgeError):
+    code = "store_unavailable"

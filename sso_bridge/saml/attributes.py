@@ -1,0 +1,109 @@
+"""Attribute map: the attributes of a validated assertion → a neutral :class:`Identity`.
+
+IdPs name attributes by OID (``urn:oid:1.3.6.1.4.1.5923.1.1.1.6``, NameFormat uri) or by
+friendly name (``eduPersonPrincipalName``, NameFormat basic, as SimpleSAMLphp does by default).
+The config names attributes by their friendly name or OID; both spellings are looked up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sso_bridge.errors import IdentityError
+from sso_bridge.identity import Identity, normalise_eid
+from sso_bridge.settings import AttributesSection
+
+FRIENDLY_TO_OID = {
+    "eduPersonPrincipalName": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6",
+    "eduPersonAffiliation": "urn:oid:1.3.6.1.4.1.5923.1.1.1.1",
+    "eduPersonScopedAffiliation": "urn:oid:1.3.6.1.4.1.5923.1.1.1.9",
+    "eduPersonTargetedID": "urn:oid:1.3.6.1.4.1.5923.1.1.1.10",
+    "eduPersonUniqueId": "urn:oid:1.3.6.1.4.1.5923.1.1.1.13",
+    "uid": "urn:oid:0.9.2342.19200300.100.1.1",
+    "mail": "urn:oid:0.9.2342.19200300.100.1.3",
+    "givenName": "urn:oid:2.5.4.42",
+    "sn": "urn:oid:2.5.4.4",
+    "cn": "urn:oid:2.5.4.3",
+    "displayName": "urn:oid:2.16.840.1.113730.3.1.241",
+    "subject-id": "urn:oasis:names:tc:SAML:attribute:subject-id",
+    "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",
+}
+OID_TO_FRIENDLY = {oid: name for name, oid in FRIENDLY_TO_OID.items()}
+TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+NAMEID_SOURCE = "nameid"
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """What the bridge reads from a validated assertion (through python3-saml's getters only)."""
+
+    idp_entity_id: str
+    name_id: str
+    name_id_format: str | None
+    session_index: str | None
+    attributes: Mapping[str, Sequence[str]]
+    friendly_attributes: Mapping[str, Sequence[str]]
+
+
+class AttributeMap:
+    def __init__(self, config: AttributesSection) -> None:
+        self.config = config
+
+    def values(self, assertion: Assertion, name: str) -> list[str]:
+        """Every value of attribute ``name``, whichever spelling the IdP used."""
+        for candidate in _spellings(name):
+            for table in (assertion.attributes, assertion.friendly_attributes):
+                found = table.get(candidate)
+                if found:
+                    return [str(v) for v in found if isinstance(v, str)]
+        return []
+
+    def first(self, assertion: Assertion, name: str) -> str:
+        found = self.values(assertion, name)
+        return found[0].strip() if found else ""
+
+    def eid(self, assertion: Assertion) -> str:
+        for source in self.config.eid:
+            if source == NAMEID_SOURCE:
+                if assertion.name_id and assertion.name_id_format != TRANSIENT:
+                    return normalise_eid(assertion.name_id)
+                continue
+            found = self.values(assertion, source)
+            if len(found) > 1:
+                raise IdentityError(f"attribute {source} carries {len(found)} values; "
+                                    "an EID needs exactly one")
+            if found:
+                return normalise_eid(found[0])
+        raise IdentityError("the assertion carries none of the EID sources "
+                            f"{', '.join(self.config.eid)}; released: "
+                            f"{', '.join(sorted(assertion.attributes)) or 'nothing'}")
+
+    def identity(self, assertion: Assertion) -> Identity:
+        c = self.config
+        given, family = self.first(assertion, c.given_name), self.first(assertion, c.family_name)
+        if not (given or family):
+            given, family = _split_display_name(self.first(assertion, c.display_name))
+        affiliations = tuple(dict.fromkeys(v.strip().lower()
+                                           for v in self.values(assertion, c.affiliation)))
+        return Identity(
+            eid=self.eid(assertion),
+            given_name=given,
+            family_name=family,
+            email=self.first(assertion, c.email),
+            affiliations=affiliations,
+            idp_entity_id=assertion.idp_entity_id,
+            name_id=assertion.name_id,
+            name_id_format=assertion.name_id_format,
+            session_index=assertion.session_index,
+        )
+
+
+def _spellings(name: str) -> list[str]:
+    other = FRIENDLY_TO_OID.get(name) or OID_TO_FRIENDLY.get(name)
+    return [name, other] if other else [name]
+
+
+def _split_display_name(display: str) -> tuple[str, str]:
+    first, _, rest = display.partition(" ")
+    return first, rest

@@ -1,0 +1,117 @@
+"""The IdP's metadata: loaded once at start-up from a file or an HTTPS URL, and checked.
+
+A metadata problem is a :class:`ConfigError` that says what is wrong and where, at start-up,
+not at the first login.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from sso_bridge.errors import ConfigError
+
+MAX_METADATA_BYTES = 20 * 1024 * 1024
+REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+_NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata"}
+
+
+@dataclass(frozen=True)
+class IdpMetadata:
+    entity_id: str
+    sso_url: str
+    signing_certs: tuple[str, ...]
+    settings: dict[str, Any] = field(repr=False)
+    """The ``idp`` part of python3-saml's settings."""
+    source: str = ""
+    loaded_at: float = 0.0
+    valid_until: float | None = None
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.valid_until is not None and (now or time.time()) >= self.valid_until
+
+
+def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str = "",
+                      timeout: float = 10.0) -> IdpMetadata:
+    """Read, parse and check the IdP metadata; ConfigError names the key and the cause."""
+    if file is not None:
+        key, source = "idp.metadata_file", str(file)
+        try:
+            xml = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"'{key}': cannot read {file}: {exc.strerror}") from exc
+    else:
+        key, source = "idp.metadata_url", url
+        xml = _fetch(url, timeout)
+    return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id)
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    try:
+        reply = requests.get(url, timeout=timeout, stream=True, allow_redirects=False)
+        if reply.status_code != 200:
+            raise ConfigError(f"'idp.metadata_url': {url} answered HTTP {reply.status_code}")
+        body = reply.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
+    except requests.RequestException as exc:
+        raise ConfigError(f"'idp.metadata_url': cannot fetch {url}: "
+                          f"{exc.__class__.__name__}: {exc}") from exc
+    if len(body) > MAX_METADATA_BYTES:
+        raise ConfigError(f"'idp.metadata_url': {url} is larger than {MAX_METADATA_BYTES} bytes")
+    return bytes(body)
+
+
+def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "") -> IdpMetadata:
+    try:
+        doc = OneLogin_Saml2_XML.to_etree(xml)
+    except Exception as exc:  # the parser raises lxml and defusedxml-style errors alike
+        raise ConfigError(f"'{key}': {source} is not well-formed XML metadata: {exc}") from exc
+    entity_ids = [e.get("entityID") for e in doc.iter("{%s}EntityDescriptor" % _NS["md"])
+                  if e.find("md:IDPSSODescriptor", _NS) is not None]
+    if not entity_ids:
+        raise ConfigError(f"'{key}': {source} describes no IdP (no IDPSSODescriptor)")
+    if entity_id and entity_id not in entity_ids:
+        raise ConfigError(f"'idp.entity_id': {entity_id} is not in {source}")
+    if not entity_id and len(entity_ids) > 1:
+        raise ConfigError(f"'idp.entity_id': {source} describes {len(entity_ids)} IdPs; "
+                          "name the one to trust")
+    chosen = entity_id or str(entity_ids[0])
+    parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml, entity_id=chosen,
+                                                    required_sso_binding=REDIRECT_BINDING)
+    idp = parsed.get("idp") or {}
+    certs = _signing_certs(idp)
+    sso = (idp.get("singleSignOnService") or {}).get("url", "")
+    if not sso:
+        raise ConfigError(f"'{key}': {chosen} has no HTTP-Redirect SingleSignOnService")
+    if not certs:
+        raise ConfigError(f"'{key}': {chosen} publishes no signing certificate")
+    valid_until = _valid_until(doc)
+    if valid_until is not None and valid_until <= time.time():
+        raise ConfigError(f"'{key}': the metadata of {chosen} expired at "
+                          f"{datetime.fromtimestamp(valid_until, timezone.utc):%Y-%m-%d %H:%M}Z")
+    idp.pop("x509cert", None)
+    idp["x509certMulti"] = {"signing": list(certs)}
+    return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,
+                       source=source, loaded_at=time.time(), valid_until=valid_until)
+
+
+def _signing_certs(idp: dict[str, Any]) -> tuple[str, ...]:
+    multi = (idp.get("x509certMulti") or {}).get("signing") or []
+    single = [idp["x509cert"]] if idp.get("x509cert") else []
+    return tuple(dict.fromkeys(c.strip() for c in [*multi, *single] if c.strip()))
+
+
+def _valid_until(doc: Any) -> float | None:
+    stamps = [e.get("validUntil") for e in doc.iter() if isinstance(e.tag, str)
+              and e.get("validUntil")]
+    if not stamps:
+        return None
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    return float(min(OneLogin_Saml2_Utils.parse_SAML_to_time(s) for s in stamps))

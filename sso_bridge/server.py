@@ -1,0 +1,52 @@
+"""Running the bridge under gunicorn, configured from the settings (and SSO_BRIDGE_* env)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from sso_bridge.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+def gunicorn_options(settings: Settings, *, bind: str | None = None,
+                     workers: int | None = None) -> dict[str, Any]:
+    s = settings.server
+    env = os.environ
+    return {
+        "bind": bind or env.get("SSO_BRIDGE_BIND") or s.bind,
+        "workers": workers or int(env.get("SSO_BRIDGE_WORKERS") or s.workers),
+        "threads": int(env.get("SSO_BRIDGE_THREADS") or s.threads),
+        "worker_class": "gthread",
+        "timeout": s.timeout_seconds,
+        "graceful_timeout": s.graceful_timeout_seconds,
+        "keepalive": 5,
+        # The app is built (and the configuration checked) once, before the workers fork.
+        "preload_app": True,
+        "forwarded_allow_ips": "*" if s.trusted_proxy_hops else "127.0.0.1",
+        "accesslog": "-",
+        # Logged request lines carry the path only: no query string (the url hand-off's
+        # session id is in a response Location, never in a request line anyway).
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "errorlog": "-",
+    }
+
+
+def run_gunicorn(app: Any, settings: Settings, *, bind: str | None = None,
+                 workers: int | None = None) -> None:
+    _Gunicorn(app, gunicorn_options(settings, bind=bind, workers=workers)).run()

@@ -1,0 +1,82 @@
+"""Assembly of everything the bridge needs, from validated settings, once, at start-up.
+
+Each step reports its problems as a ConfigError; ``build_services`` runs every independent step
+and reports all problems together, so an admin fixes the configuration in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sso_bridge.deps import check_libxml2
+from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials, load_credentials
+from sso_bridge.logs import AuditLog
+from sso_bridge.provisioning import Provisioner
+from sso_bridge.sakai.client import SakaiClient
+from sso_bridge.saml.metadata import IdpMetadata, load_idp_metadata
+from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
+from sso_bridge.settings import Settings
+from sso_bridge.store import Store, open_store
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    credentials: SpCredentials
+    idp: IdpMetadata
+    sp: ServiceProvider
+    store: Store
+    sakai: SakaiClient
+    provisioner: Provisioner
+    audit: AuditLog
+    warnings: list[str]
+
+
+def _step(problems: list[str], build: Callable[[], T]) -> T | None:
+    try:
+        return build()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except BridgeError as exc:
+        problems.append(exc.detail)
+    return None
+
+
+def build_services(settings: Settings, *, audit: AuditLog | None = None,
+                   sakai: SakaiClient | None = None) -> Services:
+    problems: list[str] = []
+    _step(problems, check_libxml2)
+    credentials = _step(problems, lambda: load_credentials(
+        settings.path(settings.sp.certificate_file), settings.secrets.sp_private_key))
+    idp = _step(problems, lambda: load_idp_metadata(
+        file=settings.path(settings.idp.metadata_file) if settings.idp.metadata_file else None,
+        url=settings.idp.metadata_url, entity_id=settings.idp.entity_id,
+        timeout=settings.idp.metadata_timeout_seconds))
+    store = _step(problems, lambda: open_store(settings.store.url,
+                                               password=settings.secrets.redis_password,
+                                               tls=settings.store.redis_tls))
+    if problems or credentials is None or idp is None or store is None:
+        raise ConfigError(problems)
+    saml_settings: Any = _step(problems, lambda: build_saml_settings(
+        settings, idp, credentials.certificate_base64))
+    if saml_settings is None:
+        raise ConfigError(problems)
+    sakai = sakai or SakaiClient(
+        settings.sakai.url, settings.sakai.admin_user, settings.secrets.sakai_admin_password,
+        connect_timeout=settings.sakai.connect_timeout_seconds,
+        read_timeout=settings.sakai.read_timeout_seconds,
+        pool_size=max(settings.server.threads, 4))
+    warnings = []
+    if credentials.days_to_expiry < EXPIRY_WARNING_DAYS:
+        warnings.append(f"the SP certificate {settings.sp.certificate_file} expires in "
+                        f"{credentials.days_to_expiry:.0f} days")
+    return Services(
+        settings=settings, credentials=credentials, idp=idp,
+        sp=ServiceProvider(settings, idp, saml_settings, store), store=store, sakai=sakai,
+        provisioner=Provisioner(sakai, store, settings.sakai),
+        audit=audit or AuditLog(settings.logging.audit_file), warnings=warnings)

@@ -1,0 +1,347 @@
+"""Typed, frozen settings, read from one TOML file and the environment, validated once at start-up.
+
+Every problem is collected and reported together (``ConfigError.problems``), each naming the key
+it is about. Unknown keys and wrong types are errors. Secrets never come from the TOML file: they
+are read from ``SSO_BRIDGE_<NAME>`` or from the file named by ``SSO_BRIDGE_<NAME>_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from sso_bridge.errors import ConfigError
+
+CONFIG_ENV = "SSO_BRIDGE_CONFIG"
+
+
+@dataclass(frozen=True)
+class BridgeSection:
+    base_url: str
+    """Public URL of the bridge, e.g. https://lms.example.edu/sso (no trailing slash)."""
+    error_contact: str = "your IT helpdesk"
+
+
+@dataclass(frozen=True)
+class SpSection:
+    certificate_file: str
+    entity_id: str = ""
+    sign_metadata: bool = False
+    metadata_valid_days: int = 7
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class IdpSection:
+    metadata_file: str = ""
+    metadata_url: str = ""
+    entity_id: str = ""
+    metadata_timeout_seconds: float = 10.0
+    metadata_allow_http: bool = False
+    allow_unsolicited: bool = False
+    want_response_signed: bool = True
+    want_assertion_signed: bool = True
+    want_assertions_encrypted: bool = False
+    want_attribute_statement: bool = True
+    requested_authn_context: list[str] = field(default_factory=list)
+    authn_context_comparison: Literal["exact", "minimum", "maximum", "better"] = "exact"
+    clock_skew_seconds: int = 120
+    max_assertion_age_seconds: int = 600
+    require_destination: bool = True
+
+
+@dataclass(frozen=True)
+class AttributesSection:
+    eid: list[str] = field(default_factory=lambda: ["eduPersonPrincipalName"])
+    """Where the Sakai EID comes from, first present wins: attribute names, or ``nameid``."""
+    given_name: str = "givenName"
+    family_name: str = "sn"
+    email: str = "mail"
+    affiliation: str = "eduPersonAffiliation"
+    display_name: str = "displayName"
+
+
+@dataclass(frozen=True)
+class CookieSection:
+    name: str = "JSESSIONID"
+    domain: str = ""
+    path: str = "/"
+    secure: bool = True
+    httponly: bool = True
+    samesite: Literal["Lax", "Strict", "None"] = "Lax"
+
+
+@dataclass(frozen=True)
+class SakaiSection:
+    url: str
+    """Sakai's origin, e.g. https://lms.example.edu. Targets must be on it (or allowed_origins)."""
+    admin_user: str = "admin"
+    allowed_origins: list[str] = field(default_factory=list)
+    portal_path: str = "/portal"
+    server_id: str = "sakai"
+    handoff: Literal["cookie", "url"] = "cookie"
+    connect_timeout_seconds: float = 3.0
+    read_timeout_seconds: float = 10.0
+    default_user_type: str = "registered"
+    user_types: dict[str, str] = field(default_factory=dict)
+    """Affiliation → Sakai user type, first affiliation of the learner found here wins."""
+    account_cache_seconds: int = 300
+    cookie: CookieSection = field(default_factory=CookieSection)
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    url: str = "sqlite:///tmp/sso-bridge-state.sqlite3"
+    """sqlite:///<path> (one machine, several workers) or redis://host:port/db (several machines)."""
+    login_timeout_seconds: int = 600
+    redis_tls: bool = False
+
+
+@dataclass(frozen=True)
+class LimitsSection:
+    max_saml_response_bytes: int = 256 * 1024
+    max_relay_state_bytes: int = 256
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 4
+    timeout_seconds: int = 30
+    graceful_timeout_seconds: int = 30
+    trusted_proxy_hops: int = 0
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json: bool = False
+    audit_file: str = ""
+    """Where the one-JSON-line-per-login audit log goes; empty means standard output."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    flask_secret_key: str
+    sp_private_key: str
+    sakai_admin_password: str
+    redis_password: str
+
+    def __repr__(self) -> str:
+        return "Secrets(<redacted>)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    bridge: BridgeSection
+    sp: SpSection
+    idp: IdpSection
+    sakai: SakaiSection
+    attributes: AttributesSection = field(default_factory=AttributesSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
+    secrets: Secrets = field(default_factory=lambda: Secrets("", "", "", ""), repr=False)
+    config_dir: str = "."
+
+    @property
+    def acs_url(self) -> str:
+        return self.bridge.base_url + "/saml/acs"
+
+    @property
+    def sp_entity_id(self) -> str:
+        return self.sp.entity_id or self.bridge.base_url + "/saml/metadata"
+
+    @property
+    def sakai_origins(self) -> tuple[str, ...]:
+        return tuple(_origin(u) for u in [self.sakai.url, *self.sakai.allowed_origins])
+
+    def path(self, value: str) -> Path:
+        """A path from the config file, relative to the file's folder."""
+        return Path(self.config_dir, value) if value else Path()
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: typing.Mapping[str, str] | None = None) -> Settings:
+    """Read, type-check and validate the configuration; raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"no configuration file: pass --config or set {CONFIG_ENV}")
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    problems: list[str] = []
+    values = _build(Settings, raw, "", problems, skip={"secrets", "config_dir"})
+    secrets = _read_secrets(environ, problems)
+    if problems:
+        raise ConfigError(problems)
+    settings = Settings(**values, secrets=secrets, config_dir=str(Path(path).resolve().parent))
+    problems.extend(validate(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _build(cls: type, raw: Any, prefix: str, problems: list[str],
+           skip: set[str] | None = None) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        problems.append(f"{prefix.rstrip('.') or 'top level'}: expected a table")
+        return {}
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name not in (skip or set())}
+    for key in raw:
+        if key not in known:
+            problems.append(f"unknown key '{prefix}{key}'")
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        key = prefix + name
+        if name not in raw:
+            if f.default is MISSING and f.default_factory is MISSING:
+                problems.append(f"missing key '{key}'")
+            continue
+        hint = hints[name]
+        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            sub = _build(hint, raw[name], key + ".", problems)
+            try:
+                values[name] = hint(**sub)
+            except TypeError:
+                pass  # a missing key was already reported
+        elif _type_ok(raw[name], hint, key, problems):
+            values[name] = raw[name]
+    return values
+
+
+def _type_ok(value: Any, hint: Any, key: str, problems: list[str]) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            allowed = ", ".join(repr(a) for a in typing.get_args(hint))
+            problems.append(f"'{key}': {value!r} is not one of {allowed}")
+            return False
+        return True
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        ok = isinstance(value, list) and all(isinstance(v, item) for v in value)
+        expected = f"a list of {_type_name(item)}"
+    elif origin is dict:
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        expected = "a table of strings"
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        expected = "a number"
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    else:
+        ok = isinstance(value, hint)
+        expected = _type_name(hint)
+    if not ok:
+        problems.append(f"'{key}': expected {expected}, got {type(value).__name__} {value!r}")
+    return ok
+
+
+def _type_name(t: Any) -> str:
+    return {str: "a string", bool: "true or false", int: "an integer"}.get(t, str(t))
+
+
+SECRET_NAMES = {
+    "flask_secret_key": "SSO_BRIDGE_SECRET_KEY",
+    "sp_private_key": "SSO_BRIDGE_SP_KEY",
+    "sakai_admin_password": "SSO_BRIDGE_SAKAI_PASSWORD",
+    "redis_password": "SSO_BRIDGE_REDIS_PASSWORD",
+}
+REQUIRED_SECRETS = ("flask_secret_key", "sp_private_key", "sakai_admin_password")
+
+
+def _read_secrets(environ: typing.Mapping[str, str], problems: list[str]) -> Secrets:
+    values = {}
+    for name, var in SECRET_NAMES.items():
+        values[name] = _read_secret(var, environ, problems, required=name in REQUIRED_SECRETS)
+    if values["flask_secret_key"] and len(values["flask_secret_key"]) < 32:
+        problems.append("SSO_BRIDGE_SECRET_KEY: must be at least 32 characters (use a random value)")
+    return Secrets(**values)
+
+
+def _read_secret(var: str, environ: typing.Mapping[str, str], problems: list[str],
+                 required: bool) -> str:
+    file_var = var + "_FILE"
+    if environ.get(file_var):
+        try:
+            return Path(environ[file_var]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"{file_var}: cannot read {environ[file_var]}: {exc.strerror}")
+            return ""
+    if environ.get(var):
+        return environ[var]
+    if required:
+        problems.append(f"secret missing: set {var} or {file_var}")
+    return ""
+
+
+# --- semantic checks ----------------------------------------------------------------------
+
+
+def validate(s: Settings) -> list[str]:
+    """Checks across keys that types alone cannot express."""
+    problems = [*_check_url("bridge.base_url", s.bridge.base_url),
+                *_check_url("sakai.url", s.sakai.url)]
+    if s.bridge.base_url.endswith("/"):
+        problems.append("'bridge.base_url': must not end with '/'")
+    for i, origin in enumerate(s.sakai.allowed_origins):
+        problems.extend(_check_url(f"sakai.allowed_origins[{i}]", origin))
+    if bool(s.idp.metadata_file) == bool(s.idp.metadata_url):
+        problems.append("'idp': set exactly one of 'idp.metadata_file' and 'idp.metadata_url'")
+    if s.idp.metadata_url and not (s.idp.metadata_url.startswith("https://")
+                                   or s.idp.metadata_allow_http):
+        problems.append("'idp.metadata_url': must be https:// (or set idp.metadata_allow_http "
+                        "for a test IdP on loopback)")
+    if not (s.idp.want_response_signed or s.idp.want_assertion_signed):
+        problems.append("'idp': at least one of 'idp.want_response_signed' and "
+                        "'idp.want_assertion_signed' must be true")
+    if not s.attributes.eid:
+        problems.append("'attributes.eid': name at least one attribute (or 'nameid')")
+    if not s.sakai.portal_path.startswith("/"):
+        problems.append("'sakai.portal_path': must start with '/'")
+    if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:
+        problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
+    if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
+        problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
+                       ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
+                       ("store.login_timeout_seconds", s.store.login_timeout_seconds),
+                       ("server.workers", s.server.workers),
+                       ("limits.max_saml_response_bytes", s.limits.max_saml_response_bytes)]:
+        if value <= 0 and key != "idp.clock_skew_seconds" or value < 0:
+            problems.append(f"'{key}': must be positive, got {value}")
+    if s.idp.clock_skew_seconds > 600:
+        problems.append("'idp.clock_skew_seconds': at most 600 seconds")
+    return problems
+
+
+def _check_url(key: str, value: str) -> list[str]:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return [f"'{key}': {value!r} is not an absolute http(s) URL"]
+    if parts.query or parts.fragment:
+        return [f"'{key}': must not carry a query or fragment"]
+    return []
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+

@@ -1,0 +1,85 @@
+"""The embedded store: one SQLite file in WAL mode, shared by every worker on the machine."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from sso_bridge.errors import StoreUnavailable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+"""
+_PURGE_EVERY = 256
+
+
+class SqliteStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._writes = 0
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = self._connect()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            db.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open the state store {path}: {exc}") from exc
+        # Connections are per thread and opened on first use, so a store built before
+        # gunicorn forks its workers shares no connection with them.
+        self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def _run(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
+        try:
+            return self._connect().execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state store {self.path}: {exc}") from exc
+
+    def _maybe_purge(self) -> None:
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            self._run("DELETE FROM state WHERE expires <= ?", (time.time(),))
+
+    def put(self, key: str, value: str, ttl: int) -> None:
+        self._run("INSERT OR REPLACE INTO state (key, value, expires) VALUES (?, ?, ?)",
+                  (key, value, time.time() + ttl))
+        self._maybe_purge()
+
+    def get(self, key: str) -> str | None:
+        row = self._run("SELECT value FROM state WHERE key = ? AND expires > ?",
+                        (key, time.time())).fetchone()
+        return None if row is None else str(row[0])
+
+    def take(self, key: str) -> str | None:
+        row = self._run("DELETE FROM state WHERE key = ? RETURNING value, expires",
+                        (key,)).fetchone()
+        if row is None or row[1] <= time.time():
+            return None
+        return str(row[0])
+
+    def add_once(self, key: str, ttl: int) -> bool:
+        now = time.time()
+        self._run("DELETE FROM state WHERE key = ? AND expires <= ?", (key, now))
+        cur = self._run("INSERT OR IGNORE INTO state (key, value, expires) VALUES (?, '', ?)",
+                        (key, now + ttl))
+        self._maybe_purge()
+        return cur.rowcount == 1
+
+    def ping(self) -> None:
+        self._run("SELECT 1", ())

@@ -1,0 +1,1 @@
+"""The only package that imports Flask: routes, hand-over, error pages."""

@@ -1,0 +1,125 @@
+"""The bridge's routes: SAML endpoints, hand-over to Sakai, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
+
+from sso_bridge import errors
+from sso_bridge.identity import Identity
+from sso_bridge.services import Services
+from sso_bridge.web.handoff import handoff_response
+from sso_bridge.web.targets import resolve_target
+
+log = logging.getLogger("sso_bridge.web")
+bp = Blueprint("bridge", __name__)
+BROWSER_COOKIE = "sso_bridge_browser"
+
+
+def services() -> Services:
+    return current_app.extensions["sso_bridge"]  # type: ignore[no-any-return]
+
+
+def _target(value: str | None) -> str:
+    s = services().settings
+    return resolve_target(value, s.sakai.url, s.sakai.portal_path, s.sakai_origins)
+
+
+@bp.get("/saml/metadata")
+def metadata() -> Response:
+    return Response(services().sp.metadata(), mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/saml/login")
+def login() -> Response:
+    target = _target(request.args.get("target"))
+    browser_key = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
+    start = services().sp.begin_login(target, browser_key)
+    log.info("login started for a target on %s", target.split("/")[2])
+    response = redirect(start.redirect_url, code=302)
+    _set_browser_cookie(response, browser_key)
+    return response
+
+
+def _set_browser_cookie(response: Response, value: str) -> None:
+    """The cookie that binds a pending login to this browser.
+
+    It must come back on the IdP's cross-site POST to the ACS, so over HTTPS it is
+    SameSite=None; Secure. Plain HTTP (a loopback demo) can only use Lax.
+    """
+    https = services().settings.bridge.base_url.startswith("https://")
+    response.set_cookie(BROWSER_COOKIE, value, max_age=3600, httponly=True, secure=https,
+                        samesite="None" if https else "Lax",
+                        path=_bridge_path() + "/saml/")
+
+
+def _bridge_path() -> str:
+    base = services().settings.bridge.base_url
+    return "/" + base.split("://", 1)[1].partition("/")[2].rstrip("/") if base.count("/") > 2 \
+        else ""
+
+
+@bp.post("/saml/acs")
+def acs() -> Response:
+    started = time.perf_counter()
+    saml_response = request.form.get("SAMLResponse")
+    if not saml_response:
+        raise errors.BadRequest("POST to the ACS without a SAMLResponse field")
+    svc = services()
+    result = svc.sp.complete_login(saml_response, request.form.get("RelayState"),
+                                   request.cookies.get(BROWSER_COOKIE))
+    g.identity = result.identity
+    target = _landing(result.target, result.unsolicited)
+    session = svc.provisioner.ensure_account(result.identity)
+    g.sakai_session = session
+    log.info("login of %s complete in %.1f ms", result.identity.eid,
+             (time.perf_counter() - started) * 1000)
+    return handoff_response(svc.settings.sakai, session, target)
+
+
+def _landing(target: str, unsolicited: bool) -> str:
+    if not unsolicited:
+        return target
+    try:  # an IdP-suggested RelayState is only a suggestion: never a reason to fail
+        return _target(target or None)
+    except errors.BadTarget:
+        log.warning("ignoring an off-site RelayState from an unsolicited response")
+        return _target(None)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    svc = services()
+    checks: dict[str, Any] = {}
+    ready = True
+    for name, probe in (("sakai", svc.sakai.check_admin), ("store", svc.store.ping)):
+        try:
+            probe()
+            checks[name] = {"ok": True}
+        except errors.BridgeError as exc:
+            checks[name] = {"ok": False, "error": exc.code, "detail": exc.detail}
+            ready = False
+    expired = svc.idp.expired()
+    checks["idp_metadata"] = {"ok": not expired, "entity_id": svc.idp.entity_id,
+                              "age_seconds": round(time.time() - svc.idp.loaded_at),
+                              "valid_until": svc.idp.valid_until}
+    ready = ready and not expired
+    days = svc.credentials.days_to_expiry
+    checks["sp_certificate"] = {"ok": days > 0, "days_to_expiry": round(days, 1)}
+    ready = ready and days > 0
+    response = jsonify(ready=ready, checks=checks)
+    response.status_code = 200 if ready else 503
+    return response
+
+
+def audit_identity() -> Identity | None:
+    return getattr(g, "identity", None)
