@@ -1,4 +1,4 @@
-"""The neutral values that cross the middle of the bridge: who signed in, and their Sakai session."""
+"""The neutral values that cross the middle of the bridge: who signed in, their Sakai session."""
 
 from __future__ import annotations
 

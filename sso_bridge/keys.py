@@ -40,7 +40,7 @@ def generate(key_path: Path, cert_path: Path, *, common_name: str, bits: int = 3
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     name = x509.Name(attributes)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
@@ -88,7 +88,7 @@ def load_credentials(cert_path: Path, key_pem: str, *, cert_key: str = "sp.certi
     if problems:
         raise ConfigError(problems)
     assert cert is not None
-    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     return SpCredentials(certificate_pem=cert_pem, days_to_expiry=remaining.total_seconds() / 86400)
 
 

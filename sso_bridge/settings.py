@@ -7,6 +7,7 @@ are read from ``SSO_BRIDGE_<NAME>`` or from the file named by ``SSO_BRIDGE_<NAME
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 import typing
@@ -97,7 +98,7 @@ class SakaiSection:
 @dataclass(frozen=True)
 class StoreSection:
     url: str = "sqlite:///tmp/sso-bridge-state.sqlite3"
-    """sqlite:///<path> (one machine, several workers) or redis://host:port/db (several machines)."""
+    """sqlite:///<path> (one machine, many workers) or redis://host:port/db (many machines)."""
     login_timeout_seconds: int = 600
     redis_tls: bool = False
 
@@ -216,10 +217,8 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str],
         hint = hints[name]
         if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
             sub = _build(hint, raw[name], key + ".", problems)
-            try:
+            with contextlib.suppress(TypeError):  # a missing key was already reported
                 values[name] = hint(**sub)
-            except TypeError:
-                pass  # a missing key was already reported
         elif _type_ok(raw[name], hint, key, problems):
             values[name] = raw[name]
     return values
@@ -272,7 +271,8 @@ def _read_secrets(environ: typing.Mapping[str, str], problems: list[str]) -> Sec
     for name, var in SECRET_NAMES.items():
         values[name] = _read_secret(var, environ, problems, required=name in REQUIRED_SECRETS)
     if values["flask_secret_key"] and len(values["flask_secret_key"]) < 32:
-        problems.append("SSO_BRIDGE_SECRET_KEY: must be at least 32 characters (use a random value)")
+        problems.append("SSO_BRIDGE_SECRET_KEY: must be at least 32 characters "
+                        "(use a random value)")
     return Secrets(**values)
 
 

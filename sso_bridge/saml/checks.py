@@ -168,8 +168,7 @@ def postcheck(response: Any, policy: Policy, now: float) -> float:
 
 def _bearer_confirmation(response: Any, policy: Policy, now: float) -> float:
     nodes = response._query_assertion(
-        "/saml:Subject/saml:SubjectConfirmation[@Method='%s']/saml:SubjectConfirmationData"
-        % BEARER)
+        f"/saml:Subject/saml:SubjectConfirmation[@Method='{BEARER}']/saml:SubjectConfirmationData")
     if not nodes:
         raise SamlRecipient("the assertion has no bearer SubjectConfirmationData")
     problem = ""

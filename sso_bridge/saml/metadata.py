@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
         doc = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # the parser raises lxml and defusedxml-style errors alike
         raise ConfigError(f"'{key}': {source} is not well-formed XML metadata: {exc}") from exc
-    entity_ids = [e.get("entityID") for e in doc.iter("{%s}EntityDescriptor" % _NS["md"])
+    entity_ids = [e.get("entityID") for e in doc.iter(f"{{{_NS['md']}}}EntityDescriptor")
                   if e.find("md:IDPSSODescriptor", _NS) is not None]
     if not entity_ids:
         raise ConfigError(f"'{key}': {source} describes no IdP (no IDPSSODescriptor)")
@@ -94,7 +94,7 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
     valid_until = _valid_until(doc)
     if valid_until is not None and valid_until <= time.time():
         raise ConfigError(f"'{key}': the metadata of {chosen} expired at "
-                          f"{datetime.fromtimestamp(valid_until, timezone.utc):%Y-%m-%d %H:%M}Z")
+                          f"{datetime.fromtimestamp(valid_until, UTC):%Y-%m-%d %H:%M}Z")
     idp.pop("x509cert", None)
     idp["x509certMulti"] = {"signing": list(certs)}
     return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,

@@ -25,7 +25,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from sso_bridge import errors
 from sso_bridge.identity import Identity
 from sso_bridge.saml import checks, xmlsec_policy
-from sso_bridge.saml.attributes import AttributeMap, Assertion
+from sso_bridge.saml.attributes import Assertion, AttributeMap
 from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store

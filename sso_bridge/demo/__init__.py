@@ -1,0 +1,1 @@
+"""The local demo stack (Sakai simulator, IdP launcher). NOT FOR PRODUCTION."""

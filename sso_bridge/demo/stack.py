@@ -1,0 +1,124 @@
+"""The local demo stack: a real SimpleSAMLphp IdP, the Sakai simulator and the bridge, on loopback.
+
+Used by ``sso-bridge demo`` and by the end-to-end tests. NOT FOR PRODUCTION: generated keys,
+plain HTTP, a simulated Sakai.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sso_bridge.app import create_app
+from sso_bridge.demo.configfile import write_config
+from sso_bridge.demo.idp import DEFAULT_USERS, SimpleSamlIdp
+from sso_bridge.demo.sakai_sim.config import SimConfig
+from sso_bridge.demo.sakai_sim.server import SakaiSimulator
+from sso_bridge.services import Services
+from sso_bridge.settings import load_settings
+
+
+class ThreadedServer:
+    """A WSGI app served by werkzeug in a daemon thread (port 0 picks a free port)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name=f"wsgi-{self.server.server_port}")
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.host}:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class DemoStack:
+    def __init__(self, workdir: Path, *, host: str = "127.0.0.1",
+                 ports: dict[str, int] | None = None, bridge_extra: dict[str, Any] | None = None,
+                 sim_config: SimConfig | None = None) -> None:
+        ports = ports or {}
+        self.workdir = workdir
+        self.host = host
+        self.bridge_port = ports.get("bridge") or _free_port(host)
+        self.bridge_url = f"http://{host}:{self.bridge_port}"
+        self.idp = SimpleSamlIdp(workdir / "idp", host=host, port=ports.get("idp", 0),
+                                 trusted_domains=[f"{host}:{self.bridge_port}"])
+        self.sakai = SakaiSimulator(sim_config or SimConfig())
+        self._sakai_port = ports.get("sakai", 0)
+        self.bridge_extra = bridge_extra or {}
+        self.bridge: ThreadedServer | None = None
+        self.services: Services | None = None
+
+    def start(self) -> DemoStack:
+        SimpleSamlIdp.check_installed()
+        self.idp.configure()
+        self.idp.start()
+        self.sakai.serve(self.host, self._sakai_port)
+        self.config_path, self.env = write_config(
+            self.workdir / "bridge", base_url=self.bridge_url, sakai_url=self.sakai.url,
+            idp={"metadata_url": self.idp.metadata_url, "metadata_allow_http": True},
+            extra=self.bridge_extra, sakai_password=self.sakai.config.admin_password,
+            server_id=self.sakai.config.server_id)
+        settings = load_settings(self.config_path, self.env)
+        app = create_app(settings)
+        self.services = app.extensions["sso_bridge"]
+        self.bridge = ThreadedServer(app, self.host, self.bridge_port)
+        self.idp.register_sp("bridge", self.services.sp.metadata().encode())
+        return self
+
+    def stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+        self.sakai.stop()
+        self.idp.stop()
+
+    def __enter__(self) -> DemoStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def run_demo(workdir: str | None, *, host: str, ports: dict[str, int]) -> None:
+    """``sso-bridge demo``: start everything, print where it is, run until Ctrl-C."""
+    path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sso-bridge-demo-"))
+    stack = DemoStack(path, host=host, ports=ports)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stack.start()
+        print(f"idp {stack.idp.base_url}", flush=True)
+        print(f"sakai {stack.sakai.url}/portal", flush=True)
+        print(f"bridge {stack.bridge_url}/saml/login", flush=True)
+        for user in DEFAULT_USERS:
+            affiliation = user.attributes.get("eduPersonAffiliation", ["?"])[-1]
+            print(f"user {user.username} / {user.password} ({affiliation})", flush=True)
+        print("open the bridge URL in a browser; Ctrl-C stops everything", flush=True)
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        if not workdir:
+            shutil.rmtree(path, ignore_errors=True)
+        print("demo stopped", flush=True)
