@@ -13,11 +13,12 @@ _EID_STRIPPED = str.maketrans("", "", "<>,;:\\/")
 def normalise_eid(raw: str) -> str:
     """Normalise an EID exactly as Sakai's ``BaseUserDirectoryService.cleanEid`` does.
 
-    Lower-cased, the characters ``< > , ; : \\ /`` removed, trimmed; at most 255 characters.
+    In Sakai's order: lower-cased, trimmed, then the characters ``< > , ; : \\ /`` removed
+    (so ``"jdoe@x.edu <"`` keeps its inner space, as Sakai keeps it); at most 255 characters.
     Empty after normalisation, or too long, is an :class:`IdentityError`.
     """
-    eid = raw.lower().translate(_EID_STRIPPED).strip()
-    if not eid:
+    eid = raw.lower().strip().translate(_EID_STRIPPED)
+    if not eid.strip():
         raise IdentityError(f"EID {raw!r} is empty after Sakai's normalisation")
     if len(eid) > EID_MAX_LENGTH:
         raise IdentityError(f"EID is {len(eid)} characters long; Sakai allows {EID_MAX_LENGTH}")

@@ -333,7 +333,9 @@ class SimpleSamlIdp:
         docroot = str(self.workdir / "docroot")
         with self.server_log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                ["php", "-S", f"{self.host}:{self.port}", "-t", docroot],
+                # opcache would serve authsources.php for up to 2 s after set_user_attributes.
+                ["php", "-d", "opcache.validate_timestamps=1", "-d", "opcache.revalidate_freq=0",
+                 "-S", f"{self.host}:{self.port}", "-t", docroot],
                 cwd=self.workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sso_bridge.app import create_app
 from sso_bridge.demo.configfile import write_config
-from sso_bridge.demo.idp import DEFAULT_USERS, SimpleSamlIdp
+from sso_bridge.demo.idp import DEFAULT_USERS, DemoUser, SimpleSamlIdp
 from sso_bridge.demo.sakai_sim.config import SimConfig
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
 from sso_bridge.services import Services
@@ -54,14 +55,15 @@ def _free_port(host: str) -> int:
 class DemoStack:
     def __init__(self, workdir: Path, *, host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, bridge_extra: dict[str, Any] | None = None,
-                 sim_config: SimConfig | None = None) -> None:
+                 sim_config: SimConfig | None = None,
+                 users: Sequence[DemoUser] = DEFAULT_USERS) -> None:
         ports = ports or {}
         self.workdir = workdir
         self.host = host
         self.bridge_port = ports.get("bridge") or _free_port(host)
         self.bridge_url = f"http://{host}:{self.bridge_port}"
         self.idp = SimpleSamlIdp(workdir / "idp", host=host, port=ports.get("idp", 0),
-                                 trusted_domains=[f"{host}:{self.bridge_port}"])
+                                 trusted_domains=[f"{host}:{self.bridge_port}"], users=users)
         self.sakai = SakaiSimulator(sim_config or SimConfig())
         self._sakai_port = ports.get("sakai", 0)
         self.bridge_extra = bridge_extra or {}

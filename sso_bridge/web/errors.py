@@ -56,6 +56,9 @@ PAGES: dict[type[errors.BridgeError], Page] = {
     errors.SamlError: _SIGNIN_FAILED,
     errors.AccountDisabled: Page(403, "Your Sakai account is disabled",
                                  "Contact the helpdesk with the error id to have it re-enabled."),
+    errors.SakaiOperationFailed: Page(502, "Sakai could not set up your account",
+                                      "This is not something you can fix. Contact the helpdesk "
+                                      "with the error id."),
     errors.SakaiError: Page(503, "Sakai is unavailable right now",
                             "This is not a problem with your account. Please try again in a few "
                             "minutes."),

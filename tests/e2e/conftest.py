@@ -10,8 +10,22 @@ import lxml.html
 import pytest
 import requests
 
-from sso_bridge.demo.idp import SimpleSamlIdp
+from sso_bridge.demo.idp import DEFAULT_USERS, DemoUser, SimpleSamlIdp
+from sso_bridge.demo.sakai_sim.config import DEFAULT_ALLOW, SimConfig
 from sso_bridge.demo.stack import DemoStack
+
+
+def learner(name: str, affiliation: str = "student") -> DemoUser:
+    return DemoUser(name, name + "pass", {
+        "uid": [name], "mail": [f"{name}@example.org"], "givenName": [name.title()],
+        "sn": ["Tester"], "eduPersonAffiliation": ["member", affiliation],
+        "eduPersonPrincipalName": [f"{name}@example.org"]})
+
+
+# One learner per test that needs a fresh account, so tests do not depend on their order.
+E2E_USERS = (*DEFAULT_USERS, *(learner(n) for n in (
+    "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
+    "peggy", "rupert", "sybil", "trent", "victor", "walter")))
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +34,38 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         SimpleSamlIdp.check_installed()
     except RuntimeError as exc:  # pragma: no cover - CI installs it (scripts/setup.sh)
         pytest.fail(str(exc))
-    demo = DemoStack(Path(tmp_path_factory.mktemp("stack")))
+    demo = DemoStack(Path(tmp_path_factory.mktemp("stack")), users=E2E_USERS,
+                     bridge_extra={"sakai": {"read_timeout_seconds": 2.0}},
+                     sim_config=SimConfig(hang_seconds=4.0))
     with demo:
         yield demo
 
 
-@pytest.fixture(autouse=False)
+def sim_control(stack: DemoStack, route: str, payload: object = None) -> object:
+    """Talk to the simulator's test-only control API."""
+    url = f"{stack.sakai.url}/_sim/{route}"
+    reply = requests.post(url, json=payload, timeout=5) if payload is not None else \
+        requests.get(url, timeout=5)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def sim_users(stack: DemoStack) -> dict[str, dict[str, object]]:
+    users = sim_control(stack, "users")
+    assert isinstance(users, list)
+    return {u["eid"]: u for u in users}
+
+
+def sim_calls(stack: DemoStack) -> dict[str, int]:
+    return dict(sim_control(stack, "calls"))  # type: ignore[call-overload]
+
+
+@pytest.fixture
 def sim(stack: DemoStack) -> Iterator[DemoStack]:
     """The stack, with the simulator's failure knobs reset after the test."""
     yield stack
-    requests.post(stack.sakai.url + "/_sim/config", json={
-        "allowlogin": True, "latency_ms": 0, "down": False}, timeout=5)
+    sim_control(stack, "config", {"allowlogin": True, "latency_ms": 0, "down": False,
+                                  "allow": list(DEFAULT_ALLOW)})
 
 
 def idp_sign_in(browser: requests.Session, page: requests.Response, username: str,
@@ -46,14 +81,21 @@ def idp_sign_in(browser: requests.Session, page: requests.Response, username: st
     return str(form.action), dict(form.form_values())
 
 
-def bridge_login(stack: DemoStack, username: str, password: str, *, target: str | None = None,
-                 browser: requests.Session | None = None) -> requests.Response:
-    """A learner's whole SP-initiated login; returns the bridge's answer to the IdP's POST."""
-    browser = browser or requests.Session()
+def idp_response_for(stack: DemoStack, username: str, *, target: str | None = None,
+                     browser: requests.Session | None = None) -> tuple[str, dict[str, str]]:
+    """Start at the bridge, sign in at the IdP; return the form the IdP wants posted."""
+    browser = browser if browser is not None else requests.Session()
     params = {"target": target} if target else {}
     page = browser.get(stack.bridge_url + "/saml/login", params=params, timeout=10)
     page.raise_for_status()
-    action, fields = idp_sign_in(browser, page, username, password)
+    return idp_sign_in(browser, page, username, username + "pass")
+
+
+def bridge_login(stack: DemoStack, username: str, *, target: str | None = None,
+                 browser: requests.Session | None = None) -> requests.Response:
+    """A learner's whole SP-initiated login; returns the bridge's answer to the IdP's POST."""
+    browser = browser if browser is not None else requests.Session()
+    action, fields = idp_response_for(stack, username, target=target, browser=browser)
     return browser.post(action, data=fields, allow_redirects=False, timeout=20)
 
 

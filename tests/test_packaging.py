@@ -1,0 +1,55 @@
+"""The Dockerfile and the README name files and commands that exist (docker cannot run here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def test_dockerfile_copies_files_that_exist() -> None:
+    for line in dockerfile().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_dockerfile_installs_the_same_pins_as_ci() -> None:
+    text = dockerfile()
+    assert "pip install -r requirements.lock" in text
+    assert "-r requirements.lock" in (ROOT / "requirements-test.lock").read_text()
+    pins = (ROOT / "requirements.lock").read_text()
+    for pin in ("python3-saml==1.16.0", "lxml==6.1.3", "xmlsec==1.3.17"):
+        assert pin in pins
+
+
+def test_dockerfile_runs_serve_as_non_root_with_a_healthcheck() -> None:
+    text = dockerfile()
+    assert re.search(r"^USER bridge$", text, re.M)
+    assert "HEALTHCHECK" in text and "/healthz" in text
+    cmd = re.search(r'^CMD \[(.*)\]$', text, re.M)
+    assert cmd and '"sso-bridge", "serve"' in cmd.group(1)
+    assert "SSO_BRIDGE_SP_KEY" not in text.split("FROM", 1)[1].split("ENV", 1)[0]
+
+
+def test_the_console_script_the_image_runs_exists() -> None:
+    out = subprocess.run([sys.executable, "-m", "sso_bridge.cli", "serve", "--help"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "--bind" in out.stdout
+
+
+def test_readme_starts_with_the_two_commands_ci_uses() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
+    assert "scripts/setup.sh" in blocks[0] and "sso-bridge demo" in blocks[0]
+    assert "scripts/setup.sh" in blocks[1] and "pytest" in blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = blocks[1].strip().splitlines()[-1].split("&&")[-1].strip()
+    assert test_command in ci
