@@ -1,4 +1,4 @@
-"""`sso-bridge demo`, the README's first command: it starts, a learner can log in, Ctrl-C cleans up."""
+"""`sso-bridge demo` (the README's first command) starts, lets a learner in, and cleans up."""
 
 from __future__ import annotations
 

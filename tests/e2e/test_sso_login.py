@@ -141,7 +141,8 @@ def test_concurrent_first_logins_of_one_learner_make_one_account(stack: DemoStac
         barrier.wait()
         replies.append(browser.post(form[0], data=form[1], allow_redirects=False, timeout=20))
 
-    threads = [threading.Thread(target=post, args=pair) for pair in zip(browsers, forms, strict=True)]
+    pairs = zip(browsers, forms, strict=True)
+    threads = [threading.Thread(target=post, args=pair) for pair in pairs]
     for thread in threads:
         thread.start()
     for thread in threads:
