@@ -68,7 +68,8 @@ class AuditLog:
                                   if path else sys.stdout)
 
     def record(self, **fields: Any) -> None:
-        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": "login"}
+        line: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                "event": "login"}
         line.update({k: fields.get(k) for k in self.FIELDS})
         with self._lock:
             self._stream.write(json.dumps(line) + "\n")

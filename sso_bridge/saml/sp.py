@@ -135,9 +135,10 @@ class ServiceProvider:
         # request's Host or X-Forwarded-* headers.
         acs = urlsplit(settings.acs_url)
         https = acs.scheme == "https"
-        self._request_data = {"https": "on" if https else "off", "http_host": acs.hostname,
-                              "server_port": str(acs.port or (443 if https else 80)),
-                              "script_name": acs.path, "get_data": {}, "post_data": {}}
+        self._request_data: dict[str, Any] = {
+            "https": "on" if https else "off", "http_host": acs.hostname,
+            "server_port": str(acs.port or (443 if https else 80)),
+            "script_name": acs.path, "get_data": {}, "post_data": {}}
 
     # --- starting a login -----------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import Response, redirect
+from flask import redirect
+from werkzeug.wrappers import Response
 
 from sso_bridge.identity import SakaiSession
 from sso_bridge.settings import SakaiSection

@@ -7,7 +7,8 @@ import secrets
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
+from flask import Blueprint, current_app, g, jsonify, redirect, request
+from werkzeug.wrappers import Response
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity
