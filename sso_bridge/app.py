@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from sso_bridge import errors, logs
+from sso_bridge import errors, logs, metrics
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import Settings
 from sso_bridge.web.errors import render_error
@@ -83,15 +83,18 @@ def _register_hooks(app: Flask, services: Services) -> None:
 
 
 def _audit(services: Services, response: Response) -> None:
+    """One audit line and the metrics for every POST to the ACS, whatever its outcome."""
     identity = g.get("identity")
     session = g.get("sakai_session")
+    idp = identity.idp_entity_id if identity else services.idp.entity_id
+    outcome = "success" if response.status_code == 302 else (
+        "error" if response.status_code >= 500 else "refused")
+    created = bool(session and session.account_created)
+    updated = bool(session and session.account_updated)
     services.audit.record(
-        request_id=g.get("request_id"),
-        idp=identity.idp_entity_id if identity else services.idp.entity_id,
-        eid=identity.eid if identity else None,
-        outcome="success" if response.status_code == 302 else "refused",
-        error_code=g.get("error_code"),
-        account_created=session.account_created if session else False,
-        account_updated=session.account_updated if session else False,
-        client=request.remote_addr,
-    )
+        request_id=g.get("request_id"), idp=idp, eid=identity.eid if identity else None,
+        outcome=outcome, error_code=g.get("error_code"), account_created=created,
+        account_updated=updated, client=request.remote_addr)
+    metrics.observe_login(outcome=outcome, code=g.get("error_code") or "ok", idp=idp,
+                          seconds=time.perf_counter() - g.get("started", time.perf_counter()),
+                          created=created, updated=updated)

@@ -98,9 +98,13 @@ def keygen(key_path: str, cert_path: str, common_name: str, organization: str, b
 @click.option("--workers", default=None, type=int, help="Worker processes (server.workers).")
 def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | None) -> None:
     """Run the bridge (gunicorn in production)."""
+    settings = _settings(config_path)
+    if not dev:
+        from sso_bridge.server import prepare_metrics_dir
+
+        prepare_metrics_dir()  # before the metrics module is first imported
     from sso_bridge.app import create_app
 
-    settings = _settings(config_path)
     try:
         app = create_app(settings)
     except BridgeError as exc:

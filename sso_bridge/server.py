@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -22,6 +24,22 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         return self.application
+
+
+def prepare_metrics_dir() -> None:
+    """Give the workers a fresh multiprocess metrics folder (before prometheus is imported)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="sso-bridge-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None,
@@ -44,6 +62,7 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None,
         # session id is in a response Location, never in a request line anyway).
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "errorlog": "-",
+        "child_exit": _child_exit,
     }
 
 

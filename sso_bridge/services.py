@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sso_bridge import metrics
 from sso_bridge.deps import check_libxml2
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials, load_credentials
 from sso_bridge.logs import AuditLog
 from sso_bridge.provisioning import Provisioner
+from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.saml.metadata import IdpMetadata, load_idp_metadata
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
@@ -47,6 +49,17 @@ def _step(problems: list[str], build: Callable[[], T]) -> T | None:
     return None
 
 
+def _sakai_client(settings: Settings) -> SakaiClient:
+    c = settings.sakai
+    breaker = CircuitBreaker(failures=c.breaker_failures, cooldown=c.breaker_cooldown_seconds,
+                             on_change=metrics.observe_circuit)
+    return SakaiClient(c.url, c.admin_user, settings.secrets.sakai_admin_password,
+                       connect_timeout=c.connect_timeout_seconds,
+                       read_timeout=c.read_timeout_seconds,
+                       pool_size=max(settings.server.threads, 4),
+                       on_call=metrics.observe_sakai_call, breaker=breaker)
+
+
 def build_services(settings: Settings, *, audit: AuditLog | None = None,
                    sakai: SakaiClient | None = None) -> Services:
     problems: list[str] = []
@@ -66,11 +79,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         settings, idp, credentials.certificate_base64))
     if saml_settings is None:
         raise ConfigError(problems)
-    sakai = sakai or SakaiClient(
-        settings.sakai.url, settings.sakai.admin_user, settings.secrets.sakai_admin_password,
-        connect_timeout=settings.sakai.connect_timeout_seconds,
-        read_timeout=settings.sakai.read_timeout_seconds,
-        pool_size=max(settings.server.threads, 4))
+    sakai = sakai or _sakai_client(settings)
     warnings = []
     if credentials.days_to_expiry < EXPIRY_WARNING_DAYS:
         warnings.append(f"the SP certificate {settings.sp.certificate_file} expires in "

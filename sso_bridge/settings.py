@@ -92,6 +92,9 @@ class SakaiSection:
     user_types: dict[str, str] = field(default_factory=dict)
     """Affiliation → Sakai user type, first affiliation of the learner found here wins."""
     account_cache_seconds: int = 300
+    breaker_failures: int = 5
+    """Consecutive unavailability errors that open the circuit (0: no breaker)."""
+    breaker_cooldown_seconds: float = 30.0
     cookie: CookieSection = field(default_factory=CookieSection)
 
 

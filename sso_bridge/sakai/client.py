@@ -33,11 +33,14 @@ from sso_bridge.errors import (
     SakaiUnavailable,
 )
 from sso_bridge.sakai import soap
+from sso_bridge.sakai.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/sakai-ws/soap/login"
 SCRIPT_PATH = "/sakai-ws/soap/sakai"
+SAFE_TO_REPEAT = frozenset({"checkForUser", "getUserProperty", "getUserEmail",
+                            "getUserDisplayName", "checkSession", "isSuperUser"})
 MAX_REPLY_BYTES = 1024 * 1024
 _SESSION_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{15,127}$")
 
@@ -84,6 +87,7 @@ class SakaiClient:
         pool_size: int = 10,
         http: requests.Session | None = None,
         on_call: OnCall | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = _checked_base_url(base_url)
         self._login_url = self.base_url + LOGIN_PATH
@@ -95,6 +99,7 @@ class SakaiClient:
         self._http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._http.cookies.clear()
         self.on_call = on_call
+        self.breaker = breaker if breaker is not None else CircuitBreaker(failures=0)
         self.call_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._login_lock = threading.Lock()
@@ -234,28 +239,50 @@ class SakaiClient:
         return self._invoke_with(soap.parse_response, url, operation, parts)
 
     def _invoke_with(self, parse: Parser[T], url: str, operation: str, parts: Parts) -> T:
-        """One SOAP round trip: count it, time it, classify the outcome."""
+        """One SOAP round trip: count it, time it, classify the outcome, feed the breaker."""
+        self.breaker.before_call(operation)
         with self._counts_lock:
             self.call_counts[operation] += 1
         started = time.perf_counter()
         error: str | None = None
         try:
-            status, body = self._post(url, operation, soap.build_envelope(operation, parts))
-            return parse(operation, status, body)
-        except SakaiError as exc:
+            envelope = soap.build_envelope(operation, parts)
+            status, body = self._post_classified(url, operation, envelope)
+            result = parse(operation, status, body)
+        except SakaiUnavailable as exc:
             error = exc.code
+            self.breaker.failure()
+            raise
+        except SakaiError as exc:  # Sakai answered: it is up, whatever it said
+            error = exc.code
+            self.breaker.success()
             raise
         finally:
             self._report(operation, time.perf_counter() - started, error)
+        self.breaker.success()
+        return result
 
     def _post(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
         headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": '""', "Accept": "text/xml"}
+        # A read-only call is sent again once when the connection failed (a kept-alive
+        # connection the server closed); calls with effects are never repeated.
+        attempts = 2 if operation in SAFE_TO_REPEAT else 1
+        for attempt in range(attempts):
+            try:
+                with self._http.post(
+                    url, data=envelope, headers=headers, timeout=self._timeout,
+                    allow_redirects=False, stream=True,
+                ) as response:
+                    return response.status_code, _read_capped(response, operation)
+            except requests.ConnectionError as exc:
+                if attempt + 1 < attempts and not isinstance(exc, requests.Timeout):
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _post_classified(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
         try:
-            with self._http.post(
-                url, data=envelope, headers=headers, timeout=self._timeout,
-                allow_redirects=False, stream=True,
-            ) as response:
-                return response.status_code, _read_capped(response, operation)
+            return self._post(url, operation, envelope)
         except requests.Timeout:
             reason = f"no answer within {self._timeout[0]}s connect / {self._timeout[1]}s read"
         except requests.ConnectionError:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
-from sso_bridge import errors
+from sso_bridge import errors, metrics
 from sso_bridge.identity import Identity
 from sso_bridge.services import Services
 from sso_bridge.web.handoff import handoff_response
@@ -90,6 +90,14 @@ def _landing(target: str, unsolicited: bool) -> str:
     except errors.BadTarget:
         log.warning("ignoring an off-site RelayState from an unsolicited response")
         return _target(None)
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    svc = services()
+    body, content_type = metrics.render(svc.credentials.days_to_expiry,
+                                        time.time() - svc.idp.loaded_at)
+    return Response(body, content_type=content_type)
 
 
 @bp.get("/healthz")

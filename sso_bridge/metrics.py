@@ -1,0 +1,84 @@
+"""Prometheus metrics, correct with several gunicorn workers.
+
+Under ``sso-bridge serve`` every worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` and
+``/metrics`` adds them up; without it (tests, ``--dev``) the process's own registry is used.
+
+Metrics:
+  sso_bridge_login_attempts_total{outcome,code,idp}   every POST to the ACS
+  sso_bridge_acs_seconds                               ACS latency, Sakai included
+  sso_bridge_sakai_call_seconds{operation}             each Sakai SOAP call
+  sso_bridge_sakai_errors_total{kind}                  Sakai failures by error code
+  sso_bridge_accounts_created_total / _updated_total   Sakai accounts
+  sso_bridge_replay_refusals_total                     assertions refused as replays
+  sso_bridge_sp_certificate_days_to_expiry             SP certificate
+  sso_bridge_idp_metadata_age_seconds                  since the IdP metadata was loaded
+  sso_bridge_sakai_circuit_open                        1 while a worker's breaker is open
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+LOGIN_ATTEMPTS = Counter("sso_bridge_login_attempts", "Login attempts at the ACS",
+                         ["outcome", "code", "idp"])
+ACS_SECONDS = Histogram("sso_bridge_acs_seconds", "Time to answer a POST to the ACS",
+                        buckets=_LATENCY)
+SAKAI_SECONDS = Histogram("sso_bridge_sakai_call_seconds", "Sakai web-service calls",
+                          ["operation"], buckets=_LATENCY)
+SAKAI_ERRORS = Counter("sso_bridge_sakai_errors", "Sakai failures by kind", ["kind"])
+ACCOUNTS_CREATED = Counter("sso_bridge_accounts_created", "Sakai accounts created")
+ACCOUNTS_UPDATED = Counter("sso_bridge_accounts_updated", "Sakai accounts updated")
+REPLAY_REFUSALS = Counter("sso_bridge_replay_refusals", "Assertions refused as replays")
+CERT_DAYS = Gauge("sso_bridge_sp_certificate_days_to_expiry", "SP certificate days left",
+                  multiprocess_mode="mostrecent")
+METADATA_AGE = Gauge("sso_bridge_idp_metadata_age_seconds", "Age of the loaded IdP metadata",
+                     multiprocess_mode="mostrecent")
+CIRCUIT_OPEN = Gauge("sso_bridge_sakai_circuit_open", "1 while the Sakai breaker is open",
+                     multiprocess_mode="livemax")
+
+
+def observe_sakai_call(operation: str, seconds: float, error: str | None) -> None:
+    """The Sakai client's ``on_call`` hook."""
+    SAKAI_SECONDS.labels(operation).observe(seconds)
+    if error is not None:
+        SAKAI_ERRORS.labels(error).inc()
+
+
+def observe_circuit(state: str) -> None:
+    CIRCUIT_OPEN.set(1 if state == "open" else 0)
+
+
+def observe_login(*, outcome: str, code: str, idp: str, seconds: float, created: bool,
+                  updated: bool) -> None:
+    LOGIN_ATTEMPTS.labels(outcome, code, idp).inc()
+    ACS_SECONDS.observe(seconds)
+    if created:
+        ACCOUNTS_CREATED.inc()
+    if updated:
+        ACCOUNTS_UPDATED.inc()
+    if code == "saml_replay":
+        REPLAY_REFUSALS.inc()
+
+
+def render(cert_days: float, metadata_age: float) -> tuple[bytes, str]:
+    CERT_DAYS.set(cert_days)
+    METADATA_AGE.set(metadata_age)
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,171 @@
+"""The bridge as operations run it: gunicorn with several workers, metrics, SIGTERM, breaker."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from sso_bridge.demo.configfile import write_config
+from sso_bridge.demo.sakai_sim.config import SimConfig
+from sso_bridge.demo.sakai_sim.server import SakaiSimulator
+from tests.e2e.processes import BridgeProcess, Learner, free_port, wait_until
+from tests.samlfactory.idp import TestIdp
+
+
+@dataclass
+class Ops:
+    idp: TestIdp
+    sakai: SakaiSimulator
+    bridge: BridgeProcess
+
+    def learner(self, name: str) -> Learner:
+        base = self.bridge.url
+        return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
+                       base + "/saml/metadata")
+
+    def sim(self, route: str, payload: object) -> None:
+        requests.post(f"{self.sakai.url}/_sim/{route}", json=payload, timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
+    workdir = Path(tmp_path_factory.mktemp("gunicorn"))
+    idp = TestIdp()
+    (workdir / "idp.xml").write_text(idp.metadata_xml())
+    sakai = SakaiSimulator(SimConfig(hang_seconds=3.0,
+                                      admin_password="sim-admin-Pa55-7f3c9")).serve()
+    port = free_port()
+    config, env = write_config(
+        workdir, base_url=f"http://127.0.0.1:{port}", sakai_url=sakai.url,
+        idp={"metadata_file": "idp.xml"}, sakai_password=sakai.config.admin_password,
+        extra={"sakai": {"read_timeout_seconds": 0.5, "breaker_failures": 3,
+                         "breaker_cooldown_seconds": 5.0},
+               "server": {"graceful_timeout_seconds": 30},
+               "logging": {"audit_file": str(workdir / "audit.jsonl")}})
+    bridge = BridgeProcess(config, env, port=port, workers=2, threads=16).start()
+    try:
+        yield Ops(idp, sakai, bridge)
+    finally:
+        bridge.stop()
+        sakai.stop()
+
+
+def counter(metrics: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        match = re.match(rf"{name}(?:{{(.*)}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def scrape(ops: Ops) -> str:
+    return requests.get(ops.bridge.url + "/metrics", timeout=5).text
+
+
+def test_logins_work_across_workers_and_metrics_move(ops: Ops) -> None:
+    assert len(ops.bridge.worker_pids()) == 2
+    before = scrape(ops)
+    for i in range(6):
+        assert ops.learner(f"metric{i}").login(ops.bridge.url).status_code == 302
+    replayer = ops.learner("metric0")
+    request_id, relay = replayer.start(ops.bridge.url)
+    saml = replayer.response(request_id)
+    assert replayer.post(ops.bridge.url, saml, relay).status_code == 302
+    request_id, relay = replayer.start(ops.bridge.url)
+    assert replayer.post(ops.bridge.url, saml, relay).status_code == 403  # replayed
+    after = scrape(ops)
+    name = "sso_bridge_login_attempts_total"
+    assert counter(after, name, outcome="success") - counter(before, name, outcome="success") \
+        == 7
+    assert counter(after, name, code="saml_in_response_to") + counter(
+        after, name, code="saml_replay") - counter(before, name, code="saml_in_response_to") \
+        - counter(before, name, code="saml_replay") == 1
+    created = "sso_bridge_accounts_created_total"
+    assert counter(after, created) - counter(before, created) == 6
+    calls = "sso_bridge_sakai_call_seconds_count"
+    assert counter(after, calls, operation="addNewUser") - counter(
+        before, calls, operation="addNewUser") == 6
+    assert counter(after, "sso_bridge_acs_seconds_count") - counter(
+        before, "sso_bridge_acs_seconds_count") == 8
+    assert 0 < counter(after, "sso_bridge_sp_certificate_days_to_expiry") <= 30
+
+
+def test_audit_log_has_one_json_line_per_attempt_and_no_secrets(ops: Ops) -> None:
+    import json
+
+    learner = ops.learner("audited")
+    reply = learner.login(ops.bridge.url)
+    assert reply.status_code == 302
+    session_id = learner.browser.cookies["JSESSIONID"].split(".")[0]
+    audit = ops.bridge.config.parent / "audit.jsonl"
+    time.sleep(0.2)
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    mine = [line for line in lines if line["eid"] == "audited@example.org"]
+    assert len(mine) == 1
+    assert mine[0]["outcome"] == "success" and mine[0]["account_created"] is True
+    assert mine[0]["request_id"] == reply.headers["X-Request-Id"]
+    assert set(mine[0]) >= {"time", "idp", "client", "error_code", "account_updated"}
+    everything = audit.read_text() + ops.bridge.log()
+    assert session_id not in everything
+    assert ops.sakai.config.admin_password not in everything
+    assert "<samlp:" not in everything and "PHNhbWxw" not in everything  # no SAML, raw or base64
+
+
+def test_sigterm_during_a_burst_loses_no_in_flight_login(ops: Ops) -> None:
+    learners = [ops.learner(f"sigterm{i}") for i in range(20)]
+    starts = [lr.start(ops.bridge.url) for lr in learners]
+    responses = [lr.response(rid) for lr, (rid, _) in zip(learners, starts, strict=True)]
+    ops.sim("config", {"latency_ms": 300})
+    results: list[int] = []
+
+    def post(i: int) -> None:
+        reply = learners[i].post(ops.bridge.url, responses[i], starts[i][1])
+        results.append(reply.status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(learners))]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)  # every POST is in flight (each needs >= 3 Sakai calls of 300 ms)
+        code = ops.bridge.stop()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        ops.sim("config", {"latency_ms": 0})
+        ops.bridge.proc = None
+        ops.bridge.start()
+    assert code == 0
+    assert sorted(results) == [302] * len(learners)
+
+
+def test_breaker_fails_fast_while_sakai_hangs_and_recovers(ops: Ops) -> None:
+    ops.sim("fail-next", {"*": ["timeout"] * 60})
+    timings: list[float] = []
+    for i in range(16):  # each worker opens its circuit after 3 timeouts of 0.5 s
+        began = time.monotonic()
+        reply = ops.learner(f"breaker{i}").login(ops.bridge.url)
+        timings.append(time.monotonic() - began)
+        assert reply.status_code == 503 and "Sakai is unavailable" in reply.text
+        if len(timings) >= 4 and max(timings[-4:]) < 0.3:
+            break
+    assert max(timings[-4:]) < 0.3, timings  # immediate pages, not 0.5 s timeouts
+    assert requests.get(ops.bridge.url + "/readyz", timeout=5).status_code == 503
+    ops.sim("reset", {})
+    time.sleep(5.5)  # the cooldown
+    deadline = time.monotonic() + 20
+    while True:
+        reply = ops.learner("breaker-back").login(ops.bridge.url)
+        if reply.status_code == 302 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert reply.status_code == 302
+    wait_until(lambda: requests.get(ops.bridge.url + "/readyz", timeout=5).ok, 15,
+               "readiness after Sakai came back")  # every worker's breaker closes again
