@@ -19,12 +19,11 @@ from urllib.parse import urlencode, urlsplit
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VError
-from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity
-from sso_bridge.saml import checks, xmlsec_policy
+from sso_bridge.saml import checks, speedups, xmlsec_policy
 from sso_bridge.saml.attributes import Assertion, AttributeMap
 from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.settings import Settings
@@ -101,8 +100,11 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata,
     return OneLogin_Saml2_Settings(data, sp_validation_only=False)
 
 
-class _ParsedResponse(OneLogin_Saml2_Response):  # type: ignore[misc]
-    """A python3-saml Response built on our one parse of the XML (no second parser)."""
+class _ParsedResponse(speedups.MemoizedQueries):  # type: ignore[misc]
+    """A python3-saml Response built on our one parse of the XML (no second parser).
+
+    Its XPath queries are answered once each (``speedups.MemoizedQueries``).
+    """
 
     def __init__(self, saml_settings: OneLogin_Saml2_Settings, parsed: checks.Parsed) -> None:
         self._settings = saml_settings
@@ -121,6 +123,7 @@ class ServiceProvider:
     def __init__(self, settings: Settings, idp: IdpMetadata,
                  saml_settings: OneLogin_Saml2_Settings, store: Store) -> None:
         xmlsec_policy.install()
+        speedups.install()
         self.settings = settings
         self.idp = idp
         self.saml_settings = saml_settings

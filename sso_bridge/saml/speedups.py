@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
+import logging
 import threading
 import types
 from importlib.metadata import version
@@ -44,34 +44,28 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso_bridge.saml import xmlsec_policy
 
+log = logging.getLogger("sso_bridge.saml")
 PINNED_VERSION = "1.16.0"
-SCHEMA_DIR = Path(xml_utils.__file__).parent / "schemas"
+SAML_DIR = Path(xml_utils.__file__).parent
+SCHEMA_DIR = SAML_DIR / "schemas"
 
-# sha256 of inspect.getsource() of every python3-saml function replaced or overridden here.
+# sha256 of the python3-saml files whose code is replaced here or whose callers the caches rely
+# on (e.g. that no caller modifies a key it got for a certificate).
 FINGERPRINTS = {
-    "OneLogin_Saml2_XML.validate_xml":
-        "1bb4b6b1aeaad0d6ed7c1e70f05d8aaf4ba80ef6f0ff6a5fa16b26cf3dc1bc1d",
-    "OneLogin_Saml2_XML.query":
-        "0000000000000000000000000000000000000000000000000000000000000000",
-    "OneLogin_Saml2_Utils.validate_node_sign":
-        "0000000000000000000000000000000000000000000000000000000000000000",
-    "OneLogin_Saml2_Response._query_assertion":
-        "0000000000000000000000000000000000000000000000000000000000000000",
-    "OneLogin_Saml2_Response._query":
-        "0000000000000000000000000000000000000000000000000000000000000000",
+    "utils.py": "c323e4866148a1771b5c3e09d9c426635f3dffa69979105a62d164633c1ac388",
+    "xml_utils.py": "0ea015640686d192d5c22b316f549081ab7c560e2bef2bd07f8a3958e829801b",
+    "response.py": "94d181d319afd4736b379f49afedfbb520867b125dc7602ddad9393ae4f001f6",
 }
 ORIGINALS: dict[str, Any] = {
-    "OneLogin_Saml2_XML.validate_xml": OneLogin_Saml2_XML.validate_xml,
-    "OneLogin_Saml2_XML.query": OneLogin_Saml2_XML.query,
-    "OneLogin_Saml2_Utils.validate_node_sign":
-        saml_utils.OneLogin_Saml2_Utils.validate_node_sign,
-    "OneLogin_Saml2_Response._query_assertion": OneLogin_Saml2_Response._query_assertion,
-    "OneLogin_Saml2_Response._query": OneLogin_Saml2_Response._query,
+    "validate_xml": OneLogin_Saml2_XML.validate_xml,
+    "query": OneLogin_Saml2_XML.query,
 }
 
 
-def fingerprint(function: Any) -> str:
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+def source_fingerprints() -> dict[str, str]:
+    """sha256 of the installed python3-saml files named in ``FINGERPRINTS``."""
+    return {name: hashlib.sha256((SAML_DIR / name).read_bytes()).hexdigest()
+            for name in FINGERPRINTS}
 
 
 # --- compiled schemas ----------------------------------------------------------------------
@@ -153,18 +147,22 @@ def _with_cert_key_cache(module: types.ModuleType) -> types.ModuleType:
 
 
 class MemoizedQueries(OneLogin_Saml2_Response):  # type: ignore[misc]
-    """A Response that answers each of python3-saml's XPath queries once.
+    """A Response that answers each of python3-saml's XPath queries once (when installed).
 
     The answer depends only on the query, its ``$tagid`` and the document queried (the
     decrypted one once ``encrypted`` is set), none of which changes after parsing. Callers get
     a fresh list each time, as from ``xpath()``.
     """
 
+    memoize = False  # set by install()
+
     def _memo(self) -> dict[tuple[Any, ...], list[Any]]:
         memo: dict[tuple[Any, ...], list[Any]] = self.__dict__.setdefault("_memo_queries", {})
         return memo
 
     def _query(self, query: str, tagid: str | None = None) -> list[Any]:
+        if not self.memoize:
+            return super()._query(query, tagid)  # type: ignore[no-any-return]
         key = ("q", bool(self.encrypted), query, tagid)
         memo = self._memo()
         if key not in memo:
@@ -172,6 +170,8 @@ class MemoizedQueries(OneLogin_Saml2_Response):  # type: ignore[misc]
         return list(memo[key])
 
     def _query_assertion(self, xpath_expr: str) -> list[Any]:
+        if not self.memoize:
+            return super()._query_assertion(xpath_expr)  # type: ignore[no-any-return]
         key = ("a", bool(self.encrypted), xpath_expr)
         memo = self._memo()
         if key not in memo:
@@ -182,22 +182,46 @@ class MemoizedQueries(OneLogin_Saml2_Response):  # type: ignore[misc]
 # --- installation --------------------------------------------------------------------------
 
 
-def install() -> None:
-    """Put the speed-ups in force (idempotent). Requires the libxmlsec1 transform allow-list."""
+def problems() -> list[str]:
+    """Why the speed-ups must not be installed here (empty: they may)."""
+    found = []
     installed_version = version("python3-saml")
     if installed_version != PINNED_VERSION:
-        raise RuntimeError(f"sso_bridge.saml.speedups was written for python3-saml "
-                           f"{PINNED_VERSION}, not {installed_version}: re-read the replaced "
-                           "functions, then update the pin and the fingerprints")
+        found.append(f"python3-saml is {installed_version}, the speed-ups were written for "
+                     f"{PINNED_VERSION}")
+    for name, digest in source_fingerprints().items():
+        if digest != FINGERPRINTS[name]:
+            found.append(f"python3-saml's {name} differs from the file the speed-ups were "
+                         "written for")
+    return found
+
+
+def install() -> bool:
+    """Put the speed-ups in force (idempotent); False, with a warning, if python3-saml changed.
+
+    The libxmlsec1 transform allow-list (``xmlsec_policy``) is installed first and stays in
+    force either way: a changed python3-saml costs speed, never a check.
+    """
     xmlsec_policy.install()
+    if installed():
+        return True
+    trouble = problems()
+    if trouble:
+        log.warning("python3-saml speed-ups are off (stock python3-saml is used): %s; re-read "
+                    "the replaced code, then update PINNED_VERSION and FINGERPRINTS",
+                    "; ".join(trouble))
+        return False
     OneLogin_Saml2_XML.validate_xml = staticmethod(validate_xml)
     OneLogin_Saml2_XML.query = staticmethod(query)
     if saml_utils.xmlsec.Key is not CertKey:
         saml_utils.xmlsec = _with_cert_key_cache(saml_utils.xmlsec)  # type: ignore[attr-defined]
+    MemoizedQueries.memoize = True
+    return True
 
 
 def installed() -> bool:
-    return (OneLogin_Saml2_XML.validate_xml is validate_xml
-            and OneLogin_Saml2_XML.query is query
-            and saml_utils.xmlsec.Key is CertKey
-            and xmlsec_policy.installed())
+    return bool(OneLogin_Saml2_XML.validate_xml is validate_xml
+                and OneLogin_Saml2_XML.query is query
+                and saml_utils.xmlsec.Key is CertKey
+                and MemoizedQueries.memoize
+                and xmlsec_policy.installed())
