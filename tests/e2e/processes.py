@@ -13,10 +13,12 @@ import sys
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from sso_bridge.demo.configfile import write_config
 from tests.samlfactory.idp import TestIdp, default_attributes, encode
 
 
@@ -111,6 +113,18 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+def trusting_config(workdir: Path, sakai_url: str, sakai_password: str, public_url: str, *,
+                    idp_extra: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> tuple[TestIdp, Path, dict[str, str]]:
+    """A test-time IdP and a bridge configuration (SQLite store) that trusts its key."""
+    idp = TestIdp()
+    (workdir / "idp.xml").write_text(idp.metadata_xml())
+    config, env = write_config(workdir, base_url=public_url, sakai_url=sakai_url,
+                               idp={"metadata_file": "idp.xml", **(idp_extra or {})},
+                               sakai_password=sakai_password, extra=extra)
+    return idp, config, env
 
 
 class Learner:

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.configfile import write_config
 from sso_bridge.demo.sakai_sim.config import SimConfig
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
-from tests.e2e.processes import BridgeProcess, Learner, free_port, wait_until
+from tests.e2e.processes import BridgeProcess, Learner, free_port, trusting_config, wait_until
 from tests.samlfactory.idp import TestIdp
 
 
@@ -37,14 +36,11 @@ class Ops:
 @pytest.fixture(scope="module")
 def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
     workdir = Path(tmp_path_factory.mktemp("gunicorn"))
-    idp = TestIdp()
-    (workdir / "idp.xml").write_text(idp.metadata_xml())
     sakai = SakaiSimulator(SimConfig(hang_seconds=3.0,
                                       admin_password="sim-admin-Pa55-7f3c9")).serve()
     port = free_port()
-    config, env = write_config(
-        workdir, base_url=f"http://127.0.0.1:{port}", sakai_url=sakai.url,
-        idp={"metadata_file": "idp.xml"}, sakai_password=sakai.config.admin_password,
+    idp, config, env = trusting_config(
+        workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
         extra={"sakai": {"read_timeout_seconds": 0.5, "breaker_failures": 3,
                          "breaker_cooldown_seconds": 5.0},
                "server": {"graceful_timeout_seconds": 30},

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.configfile import write_config
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
-from tests.e2e.processes import BridgeProcess, Learner, free_port
+from tests.e2e.processes import BridgeProcess, Learner, free_port, trusting_config
 from tests.samlfactory.idp import TestIdp
 
 LEARNERS = 200
@@ -36,15 +35,11 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = Path(tmp_path_factory.mktemp("load"))
-    idp = TestIdp()
-    (workdir / "idp.xml").write_text(idp.metadata_xml())
     sakai = SakaiSimulator().serve()
     port = free_port()
-    config, env = write_config(workdir, base_url=f"http://127.0.0.1:{port}",
-                               sakai_url=sakai.url, idp={"metadata_file": "idp.xml"},
-                               sakai_password=sakai.config.admin_password,
-                               extra={"logging": {"level": "WARNING",
-                                                  "audit_file": str(workdir / "audit.jsonl")}})
+    idp, config, env = trusting_config(
+        workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
+        extra={"logging": {"level": "WARNING", "audit_file": str(workdir / "audit.jsonl")}})
     bridge = BridgeProcess(config, env, port=port, workers=2, threads=16).start()
     try:
         yield Rig(idp, sakai, bridge)

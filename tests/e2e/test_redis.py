@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.configfile import write_config
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
-from tests.e2e.processes import BridgeProcess, Learner, RedisServer, free_port, wait_until
+from tests.e2e.processes import (
+    BridgeProcess,
+    Learner,
+    RedisServer,
+    free_port,
+    trusting_config,
+    wait_until,
+)
 from tests.samlfactory.idp import TestIdp
 
 
@@ -31,17 +37,13 @@ class Pair:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     workdir = Path(tmp_path_factory.mktemp("redis-pair"))
-    idp = TestIdp()
-    (workdir / "idp.xml").write_text(idp.metadata_xml())
     redis_server = RedisServer(workdir / "redis").start()
     sakai = SakaiSimulator().serve()
     port_a, port_b = free_port(), free_port()
     public_url = f"http://127.0.0.1:{port_a}"  # what the load balancer would be
-    config, env = write_config(
-        workdir, base_url=public_url, sakai_url=sakai.url,
-        idp={"metadata_file": "idp.xml", "allow_unsolicited": True},
-        sakai_password=sakai.config.admin_password,
-        extra={"store": {"url": redis_server.url}})
+    idp, config, env = trusting_config(
+        workdir, sakai.url, sakai.config.admin_password, public_url,
+        idp_extra={"allow_unsolicited": True}, extra={"store": {"url": redis_server.url}})
     a = BridgeProcess(config, env, port=port_a, workers=2).start()
     b = BridgeProcess(config, env, port=port_b, workers=2).start()
     try:
