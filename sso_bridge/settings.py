@@ -48,6 +48,8 @@ class IdpSection:
     want_response_signed: bool = True
     want_assertion_signed: bool = True
     want_assertions_encrypted: bool = False
+    allow_cbc_encryption: bool = False
+    """Admit AES-CBC content encryption (open to oracle attacks) for IdPs without AES-GCM."""
     want_attribute_statement: bool = True
     requested_authn_context: list[str] = field(default_factory=list)
     authn_context_comparison: Literal["exact", "minimum", "maximum", "better"] = "exact"

@@ -25,6 +25,7 @@ from sso_bridge import errors
 from sso_bridge.identity import Identity
 from sso_bridge.saml import checks, speedups, xmlsec_policy
 from sso_bridge.saml.attributes import Assertion, AttributeMap
+from sso_bridge.saml.encryption import check_encryption
 from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store
@@ -170,6 +171,7 @@ class ServiceProvider:
                        browser_key: str | None, now: float | None = None) -> LoginResult:
         now = time.time() if now is None else now
         parsed = checks.precheck(saml_response, self.settings.limits.max_saml_response_bytes)
+        check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
         in_response_to = parsed.document.get("InResponseTo")
         pending = self._pending(relay_state, in_response_to, browser_key)
         response = self._validate(parsed, pending["request_id"] if pending else None)

@@ -1,0 +1,66 @@
+"""Encrypted assertions: decrypted with the SP key, and only with algorithms safe from oracles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from sso_bridge import errors
+from tests.saml.conftest import ACS, SP_ENTITY, Bridge
+from tests.samlfactory.encrypt import encrypt_assertion
+
+
+def encrypted_response(bridge: Bridge, request_id: str, **algorithms: str) -> str:
+    idp = bridge.idp
+    xml = idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=request_id)
+    signed_assertion = idp.sign(xml, response=False, assertion=True)
+    sp_cert = bridge.settings.path(bridge.settings.sp.certificate_file).read_text()
+    return idp.sign(encrypt_assertion(signed_assertion, sp_cert, **algorithms),
+                    response=True, assertion=False)
+
+
+def test_an_encrypted_assertion_is_decrypted_and_accepted(
+        make_bridge: Callable[..., Bridge]) -> None:
+    bridge = make_bridge(want_assertions_encrypted=True)
+    start = bridge.start()
+    result = bridge.post(encrypted_response(bridge, start.request_id), start.relay_token)
+    assert result.identity.eid == "alice@example.org"
+
+
+def test_a_plain_assertion_is_refused_when_encryption_is_required(
+        make_bridge: Callable[..., Bridge]) -> None:
+    bridge = make_bridge(want_assertions_encrypted=True)
+    start = bridge.start()
+    with pytest.raises(errors.SamlInvalid, match="not encrypted"):
+        bridge.post(bridge.response(start.request_id), start.relay_token)
+
+
+@pytest.mark.parametrize("algorithms", [{"key": "rsa-1_5"}, {"data": "aes128-cbc"}],
+                         ids=["rsa-pkcs1-v1.5-key-transport", "aes-cbc-content"])
+def test_oracle_prone_algorithms_are_refused_before_decryption(
+        make_bridge: Callable[..., Bridge], algorithms: dict[str, str]) -> None:
+    bridge = make_bridge(want_assertions_encrypted=True)
+    start = bridge.start()
+    with pytest.raises(errors.SamlDeprecatedAlgorithm):
+        bridge.post(encrypted_response(bridge, start.request_id, **algorithms),
+                    start.relay_token)
+
+
+def test_cbc_can_be_admitted_for_an_idp_without_gcm(make_bridge: Callable[..., Bridge]) -> None:
+    bridge = make_bridge(want_assertions_encrypted=True, allow_cbc_encryption=True)
+    start = bridge.start()
+    result = bridge.post(encrypted_response(bridge, start.request_id, data="aes128-cbc"),
+                         start.relay_token)
+    assert result.identity.eid == "alice@example.org"
+
+
+def test_garbage_ciphertext_gets_the_uniform_refusal(make_bridge: Callable[..., Bridge]) -> None:
+    bridge = make_bridge(want_assertions_encrypted=True)
+    start = bridge.start()
+    xml = encrypted_response(bridge, start.request_id)
+    head, _, tail = xml.partition("<xenc:CipherValue>")
+    value, _, rest = tail.partition("</xenc:CipherValue>")
+    tampered = f"{head}<xenc:CipherValue>{'A' * len(value)}</xenc:CipherValue>{rest}"
+    with pytest.raises(errors.SamlInvalid):
+        bridge.post(tampered, start.relay_token)

@@ -1,0 +1,36 @@
+"""Encrypting a signed assertion for the SP, as an IdP does (sign, encrypt, then sign Response)."""
+
+from __future__ import annotations
+
+import xmlsec
+from lxml import etree
+
+from .idp import NS
+
+C = xmlsec.constants
+DATA = {"aes256-gcm": C.TransformAes256Gcm, "aes128-cbc": C.TransformAes128Cbc}
+KEY = {"rsa-oaep": C.TransformRsaOaep, "rsa-1_5": C.TransformRsaPkcs1}
+
+
+def encrypt_assertion(xml: str, sp_cert_pem: str, *, data: str = "aes256-gcm",
+                      key: str = "rsa-oaep") -> str:
+    """Replace the (signed) saml:Assertion of ``xml`` by an EncryptedAssertion for the SP."""
+    root = etree.fromstring(xml.encode())
+    assertion = root.find(f"{{{NS['saml']}}}Assertion")
+    assert assertion is not None
+    template = xmlsec.template.encrypted_data_create(root, DATA[data], type=C.TypeEncElement,
+                                                     ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, KEY[key])
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(sp_cert_pem, C.KeyDataFormatCertPem, None))
+    context = xmlsec.EncryptionContext(manager)
+    bits = 256 if data.startswith("aes256") else 128
+    context.key = xmlsec.Key.generate(C.KeyDataAes, bits, C.KeyDataTypeSession)
+    encrypted = context.encrypt_xml(template, assertion)
+    wrapper = etree.Element(f"{{{NS['saml']}}}EncryptedAssertion")
+    encrypted.addprevious(wrapper)
+    wrapper.append(encrypted)
+    return etree.tostring(root, encoding="unicode")
