@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, redirect, request
 from werkzeug.wrappers import Response
@@ -59,9 +60,7 @@ def _set_browser_cookie(response: Response, value: str) -> None:
 
 
 def _bridge_path() -> str:
-    base = services().settings.bridge.base_url
-    return "/" + base.split("://", 1)[1].partition("/")[2].rstrip("/") if base.count("/") > 2 \
-        else ""
+    return urlsplit(services().settings.bridge.base_url).path.rstrip("/")
 
 
 @bp.post("/saml/acs")

@@ -58,3 +58,11 @@ def test_bad_requests_get_pages_not_stack_traces(stack: DemoStack) -> None:
         assert "error id" in reply.text and reply.headers["X-Request-Id"] in reply.text
         assert "Traceback" not in reply.text
         assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_the_browser_binding_cookie_is_scoped_and_http_only(stack: DemoStack) -> None:
+    reply = requests.get(stack.bridge_url + "/saml/login", allow_redirects=False, timeout=5)
+    cookie = reply.headers["Set-Cookie"]
+    assert cookie.startswith("sso_bridge_browser=")
+    assert "HttpOnly" in cookie and "Path=/saml/" in cookie
+    assert "SameSite=Lax" in cookie  # plain-HTTP demo; over HTTPS it is SameSite=None; Secure

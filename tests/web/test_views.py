@@ -1,0 +1,61 @@
+"""The Flask layer through its test client, for a production-shaped (HTTPS, /sso) deployment."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from sso_bridge.app import create_app
+from sso_bridge.settings import load_settings
+from tests.samlfactory.idp import TestIdp
+from tests.support import write_config
+
+BASE = "https://lms.example.edu/sso"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
+    path, env = write_config(tmp_path, base_url=BASE, sakai_url="https://lms.example.edu",
+                             idp={"metadata_file": "idp.xml"})
+    return create_app(load_settings(path, env)).test_client()
+
+
+def test_binding_cookie_survives_the_idps_cross_site_post(client: FlaskClient) -> None:
+    reply = client.get("/saml/login?target=https://lms.example.edu/portal/site/x")
+    assert reply.status_code == 302
+    cookie = reply.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    assert "Path=/sso/saml/" in cookie
+    assert "lms.example.edu" not in reply.headers["Location"].split("RelayState=")[1]
+
+
+def test_a_forged_host_header_changes_nothing(client: FlaskClient) -> None:
+    reply = client.get("/saml/login", headers={"Host": "evil.example",
+                                               "X-Forwarded-Host": "evil.example"})
+    assert reply.status_code == 302
+    assert "evil.example" not in reply.headers["Location"]
+    metadata = client.get("/saml/metadata", headers={"Host": "evil.example"}).text
+    assert "evil.example" not in metadata and BASE + "/saml/acs" in metadata
+
+
+@pytest.mark.parametrize("form", [
+    {},
+    {"SAMLResponse": ""},
+    {"SAMLResponse": "###"},
+    {"SAMLResponse": base64.b64encode(b"\x00\xff\xfe binary").decode()},
+    {"SAMLResponse": base64.b64encode(b"<a>not saml</a>").decode(), "RelayState": "x"},
+    {"SAMLResponse": base64.b64encode(b"<samlp:Response xmlns:samlp='urn:oasis:names:tc:"
+                                      b"SAML:2.0:protocol' ID='x' Version='2.0'/>").decode(),
+     "RelayState": "x" * 10_000},
+    {"SAMLResponse": base64.b64encode(b"<?xml version='1.0' encoding='utf-16'?><a/>").decode()},
+], ids=["empty-form", "empty-response", "not-base64", "binary", "not-saml",
+        "huge-relay-state", "wrong-encoding"])
+def test_junk_at_the_acs_is_a_4xx_page_never_a_500(client: FlaskClient,
+                                                    form: dict[str, str]) -> None:
+    reply = client.post("/saml/acs", data=form)
+    assert 400 <= reply.status_code < 500, reply.status_code
+    assert "error id" in reply.text and "Traceback" not in reply.text
