@@ -7,16 +7,16 @@ are read from ``SSO_BRIDGE_<NAME>`` or from the file named by ``SSO_BRIDGE_<NAME
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tomllib
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.typed_config import read_dataclass
 
 CONFIG_ENV = "SSO_BRIDGE_CONFIG"
 
@@ -191,7 +191,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     problems: list[str] = []
-    values = _build(Settings, raw, "", problems, skip={"secrets", "config_dir"})
+    values = read_dataclass(Settings, raw, "", problems, skip={"secrets", "config_dir"})
     secrets = _read_secrets(environ, problems)
     if problems:
         raise ConfigError(problems)
@@ -200,66 +200,6 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if problems:
         raise ConfigError(problems)
     return settings
-
-
-def _build(cls: type, raw: Any, prefix: str, problems: list[str],
-           skip: set[str] | None = None) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        problems.append(f"{prefix.rstrip('.') or 'top level'}: expected a table")
-        return {}
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if f.name not in (skip or set())}
-    for key in raw:
-        if key not in known:
-            problems.append(f"unknown key '{prefix}{key}'")
-    values: dict[str, Any] = {}
-    for name, f in known.items():
-        key = prefix + name
-        if name not in raw:
-            if f.default is MISSING and f.default_factory is MISSING:
-                problems.append(f"missing key '{key}'")
-            continue
-        hint = hints[name]
-        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-            sub = _build(hint, raw[name], key + ".", problems)
-            with contextlib.suppress(TypeError):  # a missing key was already reported
-                values[name] = hint(**sub)
-        elif _type_ok(raw[name], hint, key, problems):
-            values[name] = raw[name]
-    return values
-
-
-def _type_ok(value: Any, hint: Any, key: str, problems: list[str]) -> bool:
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            allowed = ", ".join(repr(a) for a in typing.get_args(hint))
-            problems.append(f"'{key}': {value!r} is not one of {allowed}")
-            return False
-        return True
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        ok = isinstance(value, list) and all(isinstance(v, item) for v in value)
-        expected = f"a list of {_type_name(item)}"
-    elif origin is dict:
-        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-        expected = "a table of strings"
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        expected = "a number"
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        expected = "an integer"
-    else:
-        ok = isinstance(value, hint)
-        expected = _type_name(hint)
-    if not ok:
-        problems.append(f"'{key}': expected {expected}, got {type(value).__name__} {value!r}")
-    return ok
-
-
-def _type_name(t: Any) -> str:
-    return {str: "a string", bool: "true or false", int: "an integer"}.get(t, str(t))
 
 
 SECRET_NAMES = {
