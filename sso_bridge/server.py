@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,26 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+_owned_metrics_dir: list[str] = []
+
+
 def prepare_metrics_dir() -> None:
-    """Give the workers a fresh multiprocess metrics folder (before prometheus is imported)."""
+    """Give the workers a fresh multiprocess metrics folder (before prometheus is imported).
+
+    A folder the bridge created itself is removed again when gunicorn exits.
+    """
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         folder = tempfile.mkdtemp(prefix="sso-bridge-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        _owned_metrics_dir.append(folder)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
+
+
+def _on_exit(server: Any) -> None:
+    for folder in _owned_metrics_dir:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -63,6 +76,7 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None,
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "errorlog": "-",
         "child_exit": _child_exit,
+        "on_exit": _on_exit,
     }
 
 
