@@ -56,7 +56,6 @@ def _sakai_client(settings: Settings) -> SakaiClient:
     return SakaiClient(c.url, c.admin_user, settings.secrets.sakai_admin_password,
                        connect_timeout=c.connect_timeout_seconds,
                        read_timeout=c.read_timeout_seconds,
-                       pool_size=max(settings.server.threads, 4),
                        on_call=metrics.observe_sakai_call, breaker=breaker)
 
 

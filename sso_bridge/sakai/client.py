@@ -1,4 +1,4 @@
-"""SakaiClient: Sakai's SOAP web services over ``requests``, with one reused admin session.
+"""SakaiClient: Sakai's SOAP web services, with one reused admin session.
 
 * The admin session is created lazily by ``SakaiLogin.login`` and shared by every call and
   thread; a lock makes sure concurrent threads log in once. When Sakai says the session is no
@@ -6,7 +6,7 @@
 * Every network failure becomes :class:`SakaiUnavailable`; every Sakai answer is classified by
   :mod:`sso_bridge.sakai.soap`. Nothing here logs or raises the admin password or a session id.
 * Cookies are refused: the ``Set-Cookie`` that ``login`` may carry (the admin session id) is
-  never stored, re-sent or passed on.
+  never stored, re-sent or passed on (:mod:`sso_bridge.sakai.transport` has no cookie jar).
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.cookiejar import DefaultCookiePolicy
 from typing import TypeVar
 from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from sso_bridge.errors import (
     ConfigError,
@@ -34,6 +30,7 @@ from sso_bridge.errors import (
 )
 from sso_bridge.sakai import soap
 from sso_bridge.sakai.breaker import CircuitBreaker
+from sso_bridge.sakai.transport import ReplyTooLarge, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,6 @@ LOGIN_PATH = "/sakai-ws/soap/login"
 SCRIPT_PATH = "/sakai-ws/soap/sakai"
 SAFE_TO_REPEAT = frozenset({"checkForUser", "getUserProperty", "getUserEmail",
                             "getUserDisplayName", "checkSession", "isSuperUser"})
-MAX_REPLY_BYTES = 1024 * 1024
 _SESSION_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{15,127}$")
 
 OnCall = Callable[[str, float, str | None], None]
@@ -64,15 +60,6 @@ def _checked_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _new_http_session(pool_size: int) -> requests.Session:
-    http = requests.Session()
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    http.trust_env = False  # no proxies or .netrc credentials picked up from the environment
-    return http
-
-
 class SakaiClient:
     """The bridge's view of Sakai: user lookup, provisioning, sessions. Thread-safe."""
 
@@ -84,8 +71,6 @@ class SakaiClient:
         *,
         connect_timeout: float = 3.0,
         read_timeout: float = 10.0,
-        pool_size: int = 10,
-        http: requests.Session | None = None,
         on_call: OnCall | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
@@ -95,9 +80,8 @@ class SakaiClient:
         self._admin_user = admin_user
         self._admin_password = admin_password
         self._timeout = (connect_timeout, read_timeout)
-        self._http = http if http is not None else _new_http_session(pool_size)
-        self._http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self._http.cookies.clear()
+        self._transport = Transport(self.base_url, connect_timeout=connect_timeout,
+                                    read_timeout=read_timeout)
         self.on_call = on_call
         self.breaker = breaker if breaker is not None else CircuitBreaker(failures=0)
         self.call_counts: Counter[str] = Counter()
@@ -109,7 +93,7 @@ class SakaiClient:
         return f"SakaiClient(base_url={self.base_url!r}, admin_user={self._admin_user!r})"
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -263,19 +247,16 @@ class SakaiClient:
         return result
 
     def _post(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
+        """One POST; a read-only call is sent again once if the connection broke (a kept-alive
+        connection the server closed). Calls with effects are never repeated."""
         headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": '""', "Accept": "text/xml"}
-        # A read-only call is sent again once when the connection failed (a kept-alive
-        # connection the server closed); calls with effects are never repeated.
+        path = url.removeprefix(self.base_url)
         attempts = 2 if operation in SAFE_TO_REPEAT else 1
         for attempt in range(attempts):
             try:
-                with self._http.post(
-                    url, data=envelope, headers=headers, timeout=self._timeout,
-                    allow_redirects=False, stream=True,
-                ) as response:
-                    return response.status_code, _read_capped(response, operation)
-            except requests.ConnectionError as exc:
-                if attempt + 1 < attempts and not isinstance(exc, requests.Timeout):
+                return self._transport.post(path, envelope, headers)
+            except TransportError as exc:
+                if attempt + 1 < attempts and exc.kind == "broken":
                     continue
                 raise
         raise AssertionError("unreachable")
@@ -283,12 +264,14 @@ class SakaiClient:
     def _post_classified(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
         try:
             return self._post(url, operation, envelope)
-        except requests.Timeout:
-            reason = f"no answer within {self._timeout[0]}s connect / {self._timeout[1]}s read"
-        except requests.ConnectionError:
-            reason = "cannot connect (refused, reset or DNS failure)"
-        except requests.RequestException as exc:
-            reason = f"HTTP client error {type(exc).__name__}"
+        except ReplyTooLarge as exc:
+            raise SakaiProtocolError(f"Sakai {operation}: {exc}") from None
+        except TransportError as exc:
+            reason = {
+                "timeout": f"no answer within {self._timeout[0]}s connect / "
+                           f"{self._timeout[1]}s read",
+                "connect": "cannot connect (refused, unreachable or DNS failure)",
+            }.get(exc.kind, "the connection broke before an answer")
         raise SakaiUnavailable(f"Sakai {operation} at {url}: {reason}")
 
     def _report(self, operation: str, seconds: float, error: str | None) -> None:
@@ -299,14 +282,3 @@ class SakaiClient:
             self.on_call(operation, seconds, error)
         except Exception:  # a metrics hook must never break a login
             log.exception("the Sakai on_call hook failed")
-
-
-def _read_capped(response: requests.Response, operation: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > MAX_REPLY_BYTES:
-            raise SakaiProtocolError(f"Sakai {operation}: reply over {MAX_REPLY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
