@@ -74,10 +74,11 @@ class SqliteStore:
         return str(row[0])
 
     def add_once(self, key: str, ttl: int) -> bool:
+        """One atomic statement: insert, or take over an expired row; a live row wins."""
         now = time.time()
-        self._run("DELETE FROM state WHERE key = ? AND expires <= ?", (key, now))
-        cur = self._run("INSERT OR IGNORE INTO state (key, value, expires) VALUES (?, '', ?)",
-                        (key, now + ttl))
+        cur = self._run("INSERT INTO state (key, value, expires) VALUES (?, '', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = '', expires = excluded.expires "
+                        "WHERE state.expires <= ?", (key, now + ttl, now))
         self._maybe_purge()
         return cur.rowcount == 1
 
