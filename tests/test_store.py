@@ -33,7 +33,7 @@ def test_add_once_refuses_a_live_key_and_reuses_an_expired_one(tmp_path: Path) -
     assert store.add_once("a", 60) is False
 
 
-def _claim(path: str, key: str, results: "multiprocessing.Queue[bool]") -> None:
+def _claim(path: str, key: str, results: multiprocessing.Queue[bool]) -> None:
     results.put(SqliteStore(path).add_once(key, 60))
 
 
