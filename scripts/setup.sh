@@ -9,7 +9,7 @@ APT_PACKAGES=(
   simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3   # the real IdP (tests, demo)
   redis-server                                                      # shared state, several instances
   chromium                                                          # the browser test
-  openssl curl ca-certificates
+  openssl curl ca-certificates procps                               # pgrep in the gunicorn tests
 )
 PYTHON=${PYTHON:-python3}
 
