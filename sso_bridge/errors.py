@@ -20,6 +20,7 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     │   ├── SamlAudience, SamlDestination, SamlRecipient, SamlExpired, SamlTooOld
     │   ├── SamlUnsolicited, SamlInResponseTo, SamlReplay, SamlStatus
     │   └── IdentityError              the assertion lacks a usable Sakai EID
+    │       └── IdentityScopeError     ... or its scope is not the IdP's (shibmd:Scope)
     ├── SakaiError                     Sakai web services failed
     │   ├── SakaiUnavailable           connection refused, timeout, 5xx without SOAP
     │   ├── SakaiForbidden             HTTP 403: web-service IP allow-list
@@ -157,6 +158,12 @@ class SamlStatus(SamlError):
 
 class IdentityError(SamlError):
     code = "identity_incomplete"
+
+
+class IdentityScopeError(IdentityError):
+    """A scoped identifier (eppn, subject-id) outside the scopes the IdP's metadata declares."""
+
+    code = "identity_scope"
 
 
 # --- Sakai --------------------------------------------------------------------------------

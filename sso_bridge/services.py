@@ -80,6 +80,9 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         raise ConfigError(problems)
     sakai = sakai or _sakai_client(settings)
     warnings = []
+    if not idp.scopes:
+        warnings.append(f"the metadata of {idp.entity_id} declares no shibmd:Scope, so scoped "
+                        "identifiers (eduPersonPrincipalName) are not scope-checked")
     if credentials.days_to_expiry < EXPIRY_WARNING_DAYS:
         warnings.append(f"the SP certificate {settings.sp.certificate_file} expires in "
                         f"{credentials.days_to_expiry:.0f} days")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sso_bridge.errors import IdentityError
+from sso_bridge.errors import IdentityError, IdentityScopeError
 from sso_bridge.identity import Identity, normalise_eid
+from sso_bridge.saml.metadata import Scope
 from sso_bridge.settings import AttributesSection
 
 FRIENDLY_TO_OID = {
@@ -30,6 +31,8 @@ FRIENDLY_TO_OID = {
     "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",
 }
 OID_TO_FRIENDLY = {oid: name for name, oid in FRIENDLY_TO_OID.items()}
+SCOPED = frozenset({"eduPersonPrincipalName", "eduPersonScopedAffiliation", "subject-id",
+                    "pairwise-id"})
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 NAMEID_SOURCE = "nameid"
 
@@ -47,8 +50,13 @@ class Assertion:
 
 
 class AttributeMap:
-    def __init__(self, config: AttributesSection) -> None:
+    """``scopes``: the IdP's shibmd:Scope values. When the metadata declares any, a scoped
+    identifier used as the EID must carry one of them (saml-hardening.md B18), as Shibboleth's
+    attribute filter insists; an IdP cannot then assert accounts of another organisation."""
+
+    def __init__(self, config: AttributesSection, scopes: tuple[Scope, ...] = ()) -> None:
         self.config = config
+        self.scopes = scopes
 
     def values(self, assertion: Assertion, name: str) -> list[str]:
         """Every value of attribute ``name``, whichever spelling the IdP used."""
@@ -74,10 +82,20 @@ class AttributeMap:
                 raise IdentityError(f"attribute {source} carries {len(found)} values; "
                                     "an EID needs exactly one")
             if found:
+                self._check_scope(source, found[0])
                 return normalise_eid(found[0])
         raise IdentityError("the assertion carries none of the EID sources "
                             f"{', '.join(self.config.eid)}; released: "
                             f"{', '.join(sorted(assertion.attributes)) or 'nothing'}")
+
+    def _check_scope(self, name: str, value: str) -> None:
+        if not self.scopes or not ({name, *_spellings(name)} & _SCOPED_SPELLINGS):
+            return
+        _, at, scope = value.strip().rpartition("@")
+        if not at or not any(s.matches(scope) for s in self.scopes):
+            allowed = ", ".join(s.value for s in self.scopes)
+            raise IdentityScopeError(f"{name} {value[:100]!r} is not in the IdP's scopes "
+                                     f"({allowed})")
 
     def identity(self, assertion: Assertion) -> Identity:
         c = self.config
@@ -97,6 +115,9 @@ class AttributeMap:
             name_id_format=assertion.name_id_format,
             session_index=assertion.session_index,
         )
+
+
+_SCOPED_SPELLINGS = frozenset(SCOPED | {FRIENDLY_TO_OID[n] for n in SCOPED})
 
 
 def _spellings(name: str) -> list[str]:

@@ -6,6 +6,7 @@ not at the first login.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,20 @@ from sso_bridge.errors import ConfigError
 
 MAX_METADATA_BYTES = 20 * 1024 * 1024
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-_NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata"}
+_NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata", "shibmd": "urn:mace:shibboleth:metadata:1.0"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A ``shibmd:Scope`` of the IdP: the domains its scoped identifiers may carry."""
+
+    value: str
+    regexp: bool = False
+
+    def matches(self, scope: str) -> bool:
+        if self.regexp:
+            return re.fullmatch(self.value, scope) is not None
+        return scope.lower() == self.value.lower()
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,7 @@ class IdpMetadata:
     source: str = ""
     loaded_at: float = 0.0
     valid_until: float | None = None
+    scopes: tuple[Scope, ...] = ()
 
     def expired(self, now: float | None = None) -> bool:
         return self.valid_until is not None and (now or time.time()) >= self.valid_until
@@ -98,7 +113,28 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
     idp.pop("x509cert", None)
     idp["x509certMulti"] = {"signing": list(certs)}
     return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,
-                       source=source, loaded_at=time.time(), valid_until=valid_until)
+                       source=source, loaded_at=time.time(), valid_until=valid_until,
+                       scopes=_scopes(doc, chosen, key))
+
+
+def _scopes(doc: Any, entity_id: str, key: str) -> tuple[Scope, ...]:
+    """The IdP's shibmd:Scope values (entity or IDPSSODescriptor extensions)."""
+    found: list[Scope] = []
+    for entity in doc.iter(f"{{{_NS['md']}}}EntityDescriptor"):
+        if entity.get("entityID") != entity_id:
+            continue
+        for element in entity.iterfind(".//md:Extensions/shibmd:Scope", _NS):
+            regexp = (element.get("regexp") or "false").strip().lower() in ("true", "1")
+            value = (element.text or "").strip()
+            if regexp:
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise ConfigError(f"'{key}': shibmd:Scope {value!r} is not a valid "
+                                      f"regular expression: {exc}") from exc
+            if value:
+                found.append(Scope(value, regexp))
+    return tuple(found)
 
 
 def _signing_certs(idp: dict[str, Any]) -> tuple[str, ...]:

@@ -129,7 +129,7 @@ class ServiceProvider:
         self.idp = idp
         self.saml_settings = saml_settings
         self.store = store
-        self.attribute_map = AttributeMap(settings.attributes)
+        self.attribute_map = AttributeMap(settings.attributes, idp.scopes)
         self.policy = checks.Policy(
             acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
             clock_skew=settings.idp.clock_skew_seconds,

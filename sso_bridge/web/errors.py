@@ -50,6 +50,10 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                             "Your university's sign-in service did not confirm who you are "
                             "(perhaps the sign-in was cancelled). " + _RESTART),
     errors.SamlTooLarge: Page(413, "We could not sign you in", _RESTART),
+    errors.IdentityScopeError: Page(403, "Your sign-in service cannot vouch for this account",
+                                    "The account you signed in with belongs to another "
+                                    "organisation than your sign-in service. Contact the "
+                                    "helpdesk with the error id."),
     errors.IdentityError: Page(403, "Your account details are incomplete",
                                "Your university did not send the details Sakai needs "
                                "(such as your username). Contact the helpdesk with the error id."),
