@@ -44,6 +44,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
 def _register_hooks(app: Flask, services: Services) -> None:
     @app.before_request
     def start_request() -> None:
+        services.refresher.ensure_running()
         g.request_id = uuid.uuid4().hex[:16]
         g.started = time.perf_counter()
         logs.request_id_var.set(g.request_id)

@@ -12,6 +12,7 @@ Metrics:
   sso_bridge_replay_refusals_total                     assertions refused as replays
   sso_bridge_sp_certificate_days_to_expiry             SP certificate
   sso_bridge_idp_metadata_age_seconds                  since the IdP metadata was loaded
+  sso_bridge_idp_metadata_refresh_failures_total       refreshes that kept the last good copy
   sso_bridge_sakai_circuit_open                        1 while a worker's breaker is open
 """
 
@@ -47,6 +48,8 @@ CERT_DAYS = Gauge("sso_bridge_sp_certificate_days_to_expiry", "SP certificate da
                   multiprocess_mode="mostrecent")
 METADATA_AGE = Gauge("sso_bridge_idp_metadata_age_seconds", "Age of the loaded IdP metadata",
                      multiprocess_mode="mostrecent")
+METADATA_REFRESH_FAILURES = Counter("sso_bridge_idp_metadata_refresh_failures",
+                                    "IdP metadata refreshes that failed (last good copy kept)")
 CIRCUIT_OPEN = Gauge("sso_bridge_sakai_circuit_open", "1 while the Sakai breaker is open",
                      multiprocess_mode="livemax")
 
@@ -56,6 +59,11 @@ def observe_sakai_call(operation: str, seconds: float, error: str | None) -> Non
     SAKAI_SECONDS.labels(operation).observe(seconds)
     if error is not None:
         SAKAI_ERRORS.labels(error).inc()
+
+
+def observe_metadata_refresh(ok: bool) -> None:
+    if not ok:
+        METADATA_REFRESH_FAILURES.inc()
 
 
 def observe_circuit(state: str) -> None:

@@ -19,6 +19,7 @@ from sso_bridge.provisioning import Provisioner
 from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.saml.metadata import IdpMetadata, load_idp_metadata
+from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store, open_store
@@ -30,13 +31,18 @@ T = TypeVar("T")
 class Services:
     settings: Settings
     credentials: SpCredentials
-    idp: IdpMetadata
     sp: ServiceProvider
     store: Store
     sakai: SakaiClient
     provisioner: Provisioner
     audit: AuditLog
+    refresher: MetadataRefresher
     warnings: list[str]
+
+    @property
+    def idp(self) -> IdpMetadata:
+        """The IdP metadata in force (refreshed periodically)."""
+        return self.sp.idp
 
 
 def _step(problems: list[str], build: Callable[[], T]) -> T | None:
@@ -47,6 +53,22 @@ def _step(problems: list[str], build: Callable[[], T]) -> T | None:
     except BridgeError as exc:
         problems.append(exc.detail)
     return None
+
+
+def _load_metadata(settings: Settings) -> IdpMetadata:
+    c = settings.idp
+    return load_idp_metadata(file=settings.path(c.metadata_file) if c.metadata_file else None,
+                             url=c.metadata_url, entity_id=c.entity_id,
+                             timeout=c.metadata_timeout_seconds)
+
+
+def _refresher(settings: Settings, sp: ServiceProvider, cert: str) -> MetadataRefresher:
+    def apply(idp: IdpMetadata) -> None:
+        sp.trust(idp, build_saml_settings(settings, idp, cert))
+
+    return MetadataRefresher(lambda: _load_metadata(settings), apply,
+                             settings.idp.metadata_refresh_seconds,
+                             on_result=metrics.observe_metadata_refresh)
 
 
 def _sakai_client(settings: Settings) -> SakaiClient:
@@ -65,10 +87,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     _step(problems, check_libxml2)
     credentials = _step(problems, lambda: load_credentials(
         settings.path(settings.sp.certificate_file), settings.secrets.sp_private_key))
-    idp = _step(problems, lambda: load_idp_metadata(
-        file=settings.path(settings.idp.metadata_file) if settings.idp.metadata_file else None,
-        url=settings.idp.metadata_url, entity_id=settings.idp.entity_id,
-        timeout=settings.idp.metadata_timeout_seconds))
+    idp = _step(problems, lambda: _load_metadata(settings))
     store = _step(problems, lambda: open_store(settings.store.url,
                                                password=settings.secrets.redis_password,
                                                tls=settings.store.redis_tls))
@@ -86,8 +105,9 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     if credentials.days_to_expiry < EXPIRY_WARNING_DAYS:
         warnings.append(f"the SP certificate {settings.sp.certificate_file} expires in "
                         f"{credentials.days_to_expiry:.0f} days")
+    sp = ServiceProvider(settings, idp, saml_settings, store)
     return Services(
-        settings=settings, credentials=credentials, idp=idp,
-        sp=ServiceProvider(settings, idp, saml_settings, store), store=store, sakai=sakai,
+        settings=settings, credentials=credentials, sp=sp, store=store, sakai=sakai,
         provisioner=Provisioner(sakai, store, settings.sakai),
-        audit=audit or AuditLog(settings.logging.audit_file), warnings=warnings)
+        audit=audit or AuditLog(settings.logging.audit_file),
+        refresher=_refresher(settings, sp, credentials.certificate_base64), warnings=warnings)

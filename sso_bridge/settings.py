@@ -44,6 +44,8 @@ class IdpSection:
     entity_id: str = ""
     metadata_timeout_seconds: float = 10.0
     metadata_allow_http: bool = False
+    metadata_refresh_seconds: int = 3600
+    """Reload the metadata this often, keeping the last good copy (0: only at start-up)."""
     allow_unsolicited: bool = False
     want_response_signed: bool = True
     want_assertion_signed: bool = True
@@ -265,6 +267,8 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
     if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
         problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    if s.idp.metadata_refresh_seconds < 0:
+        problems.append("'idp.metadata_refresh_seconds': must be 0 (off) or positive")
     for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
                        ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
                        ("store.login_timeout_seconds", s.store.login_timeout_seconds),

@@ -120,16 +120,23 @@ class _ParsedResponse(speedups.MemoizedQueries):  # type: ignore[misc]
             self.decrypted_document = self._decrypt_assertion(deepcopy(self.document))
 
 
+@dataclass(frozen=True)
+class Trust:
+    """What the SP trusts about the IdP, replaced as one piece when the metadata is refreshed."""
+
+    idp: IdpMetadata
+    saml_settings: OneLogin_Saml2_Settings
+    attribute_map: AttributeMap
+
+
 class ServiceProvider:
     def __init__(self, settings: Settings, idp: IdpMetadata,
                  saml_settings: OneLogin_Saml2_Settings, store: Store) -> None:
         xmlsec_policy.install()
         speedups.install()
         self.settings = settings
-        self.idp = idp
-        self.saml_settings = saml_settings
         self.store = store
-        self.attribute_map = AttributeMap(settings.attributes, idp.scopes)
+        self._trust = Trust(idp, saml_settings, AttributeMap(settings.attributes, idp.scopes))
         self.policy = checks.Policy(
             acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
             clock_skew=settings.idp.clock_skew_seconds,
@@ -143,6 +150,20 @@ class ServiceProvider:
             "https": "on" if https else "off", "http_host": acs.hostname,
             "server_port": str(acs.port or (443 if https else 80)),
             "script_name": acs.path, "get_data": {}, "post_data": {}}
+
+    @property
+    def idp(self) -> IdpMetadata:
+        return self._trust.idp
+
+    @property
+    def saml_settings(self) -> OneLogin_Saml2_Settings:
+        return self._trust.saml_settings
+
+    def trust(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings) -> None:
+        """Trust refreshed IdP metadata from now on (one atomic swap; logins in flight finish
+        with what they started with)."""
+        self._trust = Trust(idp, saml_settings,
+                            AttributeMap(self.settings.attributes, idp.scopes))
 
     # --- starting a login -----------------------------------------------------------------
 
@@ -174,11 +195,13 @@ class ServiceProvider:
         check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
         in_response_to = parsed.document.get("InResponseTo")
         pending = self._pending(relay_state, in_response_to, browser_key)
-        response = self._validate(parsed, pending["request_id"] if pending else None)
+        trust = self._trust
+        response = self._validate(parsed, pending["request_id"] if pending else None,
+                                  trust.saml_settings)
         scd_expiry = checks.postcheck(response, self.policy, now)
-        assertion = self._read(response)
+        assertion = self._read(response, trust.idp)
         self._check_replay(response, scd_expiry, now)
-        identity = self.attribute_map.identity(assertion)
+        identity = trust.attribute_map.identity(assertion)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
         target = pending["target"] if pending else (relay_state or "")
@@ -206,9 +229,10 @@ class ServiceProvider:
                                           "one that started the login")
         return pending
 
-    def _validate(self, parsed: checks.Parsed, request_id: str | None) -> Any:
+    def _validate(self, parsed: checks.Parsed, request_id: str | None,
+                  saml_settings: OneLogin_Saml2_Settings) -> Any:
         try:
-            response = _ParsedResponse(self.saml_settings, parsed)
+            response = _ParsedResponse(saml_settings, parsed)
             if response.decrypted_document is not None:
                 for signature in response.decrypted_document.iter(f"{{{checks.DS}}}Signature"):
                     checks._check_signature(signature, response.decrypted_document)
@@ -221,10 +245,10 @@ class ServiceProvider:
             raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
         return response
 
-    def _read(self, response: Any) -> Assertion:
+    def _read(self, response: Any, idp: IdpMetadata) -> Assertion:
         issuers = response.get_issuers()
         return Assertion(
-            idp_entity_id=issuers[0] if issuers else self.idp.entity_id,
+            idp_entity_id=issuers[0] if issuers else idp.entity_id,
             name_id=response.get_nameid() or "",
             name_id_format=response.get_nameid_format(),
             session_index=response.get_session_index(),
