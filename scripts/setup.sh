@@ -11,6 +11,9 @@ APT_PACKAGES=(
   chromium                                                          # the browser test
   openssl curl ca-certificates procps                               # pgrep in the gunicorn tests
 )
+# Callers may add packages of their own (bench/setup.sh adds Shibboleth SP and Apache).
+read -r -a EXTRA <<< "${EXTRA_APT_PACKAGES:-}"
+APT_PACKAGES+=("${EXTRA[@]}")
 PYTHON=${PYTHON:-python3}
 
 missing=()
