@@ -16,8 +16,10 @@ from sso_bridge.settings import Settings
 from sso_bridge.web.errors import render_error
 from sso_bridge.web.views import bp
 
+# The bridge's pages are static HTML with inline styles: nothing else may load or run.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
 _HTTP_ERRORS = {
-    404: errors.BadRequest("no such page"),
+    404: errors.NotFound("no such page"),
     405: errors.BadRequest("method not allowed"),
 }
 
@@ -55,6 +57,8 @@ def _register_hooks(app: Flask, services: Services) -> None:
         response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", _CSP)
         if request.endpoint == "bridge.acs":
             _audit(services, response)
         return response

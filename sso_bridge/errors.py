@@ -13,7 +13,8 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     ├── LoginError                     the browser's login flow is not acceptable
     │   ├── BadTarget                  target is not on the Sakai allow-list
     │   ├── LoginStateMissing          no pending login for this browser (expired / reused)
-    │   └── BadRequest                 a required form field is missing or malformed
+    │   ├── BadRequest                 a required form field is missing or malformed
+    │   └── NotFound                   no such page
     ├── SamlError                      the IdP's response is refused
     │   ├── SamlTooLarge, SamlMalformed, SamlForbiddenXml, SamlForbiddenTransform,
     │   ├── SamlInvalid (python3-saml refused it), SamlDeprecatedAlgorithm
@@ -79,6 +80,10 @@ class LoginStateMissing(LoginError):
 
 class BadRequest(LoginError):
     code = "bad_request"
+
+
+class NotFound(LoginError):
+    code = "not_found"
 
 
 # --- SAML ---------------------------------------------------------------------------------

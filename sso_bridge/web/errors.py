@@ -33,6 +33,8 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                            "The page you asked for is not part of Sakai. Open Sakai from its "
                            "usual address and sign in there."),
     errors.BadRequest: Page(400, "Incomplete sign-in request", _RESTART),
+    errors.NotFound: Page(404, "There is no such page here",
+                          "To sign in to Sakai, open Sakai and choose 'Log in'."),
     errors.LoginStateMissing: Page(400, "Your sign-in took too long or was already used",
                                    "Sign-in links work once and for a few minutes only. "
                                    + _RESTART),

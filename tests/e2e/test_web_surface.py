@@ -66,3 +66,11 @@ def test_the_browser_binding_cookie_is_scoped_and_http_only(stack: DemoStack) ->
     assert cookie.startswith("sso_bridge_browser=")
     assert "HttpOnly" in cookie and "Path=/saml/" in cookie
     assert "SameSite=Lax" in cookie  # plain-HTTP demo; over HTTPS it is SameSite=None; Secure
+
+
+def test_pages_forbid_scripts_and_framing(stack: DemoStack) -> None:
+    reply = requests.get(stack.bridge_url + "/no/such/page", timeout=5)
+    assert "There is no such page here" in reply.text
+    csp = reply.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert reply.headers["X-Frame-Options"] == "DENY"
