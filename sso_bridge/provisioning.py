@@ -68,7 +68,7 @@ class Provisioner:
                 updated = not created and self._sync(identity)
             self._remember(cache_key, fingerprint)
         session_id = self.sakai.get_session_for_user(identity.eid)
-        log.info("sakai session ready for %s (created=%s, updated=%s)",
+        log.debug("sakai session ready for %s (created=%s, updated=%s)",
                  identity.eid, created, updated)
         return SakaiSession(session_id=session_id, server_id=self.config.server_id,
                             eid=identity.eid, account_created=created, account_updated=updated)

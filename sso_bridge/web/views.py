@@ -41,7 +41,7 @@ def login() -> Response:
     target = _target(request.args.get("target"))
     browser_key = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
     start = services().sp.begin_login(target, browser_key)
-    log.info("login started for a target on %s", target.split("/")[2])
+    log.debug("login started for a target on %s", urlsplit(target).netloc)
     response = redirect(start.redirect_url, code=302)
     _set_browser_cookie(response, browser_key)
     return response
@@ -76,8 +76,9 @@ def acs() -> Response:
     target = _landing(result.target, result.unsolicited)
     session = svc.provisioner.ensure_account(result.identity)
     g.sakai_session = session
-    log.info("login of %s complete in %.1f ms", result.identity.eid,
-             (time.perf_counter() - started) * 1000)
+    log.info("login of %s complete in %.1f ms (account created=%s, updated=%s)",
+             result.identity.eid, (time.perf_counter() - started) * 1000,
+             session.account_created, session.account_updated)
     return handoff_response(svc.settings.sakai, session, target)
 
 
