@@ -59,3 +59,19 @@ def test_junk_at_the_acs_is_a_4xx_page_never_a_500(client: FlaskClient,
     reply = client.post("/saml/acs", data=form)
     assert 400 <= reply.status_code < 500, reply.status_code
     assert "error id" in reply.text and "Traceback" not in reply.text
+
+
+def test_the_wsgi_module_builds_the_app_from_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
+    path, env = write_config(tmp_path, base_url=BASE, sakai_url="https://lms.example.edu",
+                             idp={"metadata_file": "idp.xml"})
+    for name, value in {**env, "SSO_BRIDGE_CONFIG": str(path)}.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("sso_bridge.wsgi", None)
+    wsgi = importlib.import_module("sso_bridge.wsgi")
+    reply = wsgi.app.test_client().get("/healthz")
+    assert reply.json == {"status": "ok"}
