@@ -33,8 +33,6 @@ class SpSection:
     certificate_file: str
     entity_id: str = ""
     sign_metadata: bool = False
-    metadata_valid_days: int = 7
-    organization: str = ""
 
 
 @dataclass(frozen=True)

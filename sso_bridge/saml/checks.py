@@ -90,11 +90,12 @@ def precheck(saml_response: str, max_bytes: int) -> Parsed:
     if document.tag != f"{{{SAMLP}}}Response":
         raise SamlMalformed(f"the root element is {document.tag}, not samlp:Response")
     for signature in document.iter(f"{{{DS}}}Signature"):
-        _check_signature(signature, document)
+        check_signature(signature, document)
     return Parsed(xml=xml, document=document)
 
 
-def _check_signature(signature: Any, document: Any) -> None:
+def check_signature(signature: Any, document: Any) -> None:
+    """Refuse a ds:Signature outside the SAML profile (also used on decrypted assertions)."""
     if signature.find(f"{{{DS}}}Object") is not None or any(
             True for _ in signature.iter(f"{{{DS}}}Manifest")):
         raise SamlForbiddenTransform("a signature carries ds:Object or ds:Manifest")

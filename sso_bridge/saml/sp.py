@@ -14,7 +14,7 @@ import time
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
@@ -235,7 +235,7 @@ class ServiceProvider:
             response = _ParsedResponse(saml_settings, parsed)
             if response.decrypted_document is not None:
                 for signature in response.decrypted_document.iter(f"{{{checks.DS}}}Signature"):
-                    checks._check_signature(signature, response.decrypted_document)
+                    checks.check_signature(signature, response.decrypted_document)
             response.is_valid(self._request_data, request_id=request_id, raise_exceptions=True)
         except errors.SamlError:
             raise
@@ -265,7 +265,3 @@ class ServiceProvider:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def login_url_for(base_url: str, target: str) -> str:
-    return f"{base_url}/saml/login?{urlencode({'target': target})}"

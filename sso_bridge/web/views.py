@@ -12,7 +12,6 @@ from flask import Blueprint, current_app, g, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
 from sso_bridge import errors, metrics
-from sso_bridge.identity import Identity
 from sso_bridge.services import Services
 from sso_bridge.web.handoff import handoff_response
 from sso_bridge.web.targets import resolve_target
@@ -128,7 +127,3 @@ def readyz() -> Response:
     response = jsonify(ready=ready, checks=checks)
     response.status_code = 200 if ready else 503
     return response
-
-
-def audit_identity() -> Identity | None:
-    return getattr(g, "identity", None)

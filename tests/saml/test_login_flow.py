@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import zlib
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.saml.conftest import ACS, SAKAI, SP_ENTITY, Bridge
+from tests.saml.conftest import ACS, SAKAI, SP_ENTITY, Bridge, build_bridge
+from tests.samlfactory.idp import TestIdp
 
 
 def test_begin_login_sends_a_signed_authn_request_with_an_opaque_relay_state(
@@ -52,3 +54,14 @@ def test_friendly_attribute_names_map_like_oids(bridge: Bridge) -> None:
     assert result.identity.eid == "bob@example.org"
     assert result.identity.given_name == "Bob"
     assert result.identity.affiliations == ("faculty",)
+
+
+
+def test_sp_metadata_is_signed_when_configured(tmp_path: Path, test_idp: TestIdp) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "signed").mkdir()
+    plain = build_bridge(tmp_path / "plain", test_idp).sp.metadata()
+    signed = build_bridge(tmp_path / "signed", test_idp,
+                          extra={"sp": {"sign_metadata": True}}).sp.metadata()
+    assert "<ds:Signature" not in plain
+    assert "<ds:Signature" in signed and "rsa-sha256" in signed
