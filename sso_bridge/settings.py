@@ -33,6 +33,8 @@ class SpSection:
     certificate_file: str
     entity_id: str = ""
     sign_metadata: bool = False
+    sign_authn_requests: Literal["auto", "always", "never"] = "auto"
+    """auto: sign when the IdP's metadata says WantAuthnRequestsSigned (as Shibboleth SP does)."""
 
 
 @dataclass(frozen=True)

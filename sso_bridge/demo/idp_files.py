@@ -53,6 +53,8 @@ $metadata['__DYNAMIC:1__'] = [
     // Sign the Response, the Assertion and logout messages, with RSA-SHA256.
     'saml20.sign.response' => true, 'saml20.sign.assertion' => true, 'sign.logout' => true,
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    // Require signed AuthnRequests; the IdP's metadata then says WantAuthnRequestsSigned.
+    'validate.authnrequest' => true,
 ];
 """
 AUTHSOURCES_PHP = """\

@@ -48,6 +48,8 @@ class IdpMetadata:
     loaded_at: float = 0.0
     valid_until: float | None = None
     scopes: tuple[Scope, ...] = ()
+    wants_signed_requests: bool = False
+    """The IDPSSODescriptor's WantAuthnRequestsSigned."""
 
     def expired(self, now: float | None = None) -> bool:
         return self.valid_until is not None and (now or time.time()) >= self.valid_until
@@ -114,7 +116,8 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
     idp["x509certMulti"] = {"signing": list(certs)}
     return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,
                        source=source, loaded_at=time.time(), valid_until=valid_until,
-                       scopes=_scopes(doc, chosen, key))
+                       scopes=_scopes(doc, chosen, key),
+                       wants_signed_requests=_wants_signed_requests(doc, chosen))
 
 
 def _scopes(doc: Any, entity_id: str, key: str) -> tuple[Scope, ...]:
@@ -135,6 +138,15 @@ def _scopes(doc: Any, entity_id: str, key: str) -> tuple[Scope, ...]:
             if value:
                 found.append(Scope(value, regexp))
     return tuple(found)
+
+
+def _wants_signed_requests(doc: Any, entity_id: str) -> bool:
+    for entity in doc.iter(f"{{{_NS['md']}}}EntityDescriptor"):
+        if entity.get("entityID") == entity_id:
+            descriptor = entity.find("md:IDPSSODescriptor", _NS)
+            value = descriptor.get("WantAuthnRequestsSigned", "") if descriptor is not None else ""
+            return value.strip().lower() in ("true", "1")
+    return False
 
 
 def _signing_certs(idp: dict[str, Any]) -> tuple[str, ...]:

@@ -81,7 +81,7 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata,
         },
         "idp": idp.settings,
         "security": {
-            "authnRequestsSigned": True,
+            "authnRequestsSigned": sign_requests(settings, idp),
             "wantMessagesSigned": c.want_response_signed,
             "wantAssertionsSigned": c.want_assertion_signed,
             "wantAssertionsEncrypted": c.want_assertions_encrypted,
@@ -99,6 +99,16 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata,
         },
     }
     return OneLogin_Saml2_Settings(data, sp_validation_only=False)
+
+
+def sign_requests(settings: Settings, idp: IdpMetadata) -> bool:
+    """Whether AuthnRequests are signed (``sp.sign_authn_requests``)."""
+    policy = settings.sp.sign_authn_requests
+    if policy == "never" and idp.wants_signed_requests:
+        raise errors.ConfigError(
+            f"'sp.sign_authn_requests': is \"never\" but the metadata of {idp.entity_id} "
+            "sets WantAuthnRequestsSigned=\"true\"; use \"auto\" or \"always\"")
+    return policy == "always" or (policy == "auto" and idp.wants_signed_requests)
 
 
 class _ParsedResponse(speedups.MemoizedQueries):  # type: ignore[misc]

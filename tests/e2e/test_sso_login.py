@@ -150,3 +150,18 @@ def test_concurrent_first_logins_of_one_learner_make_one_account(stack: DemoStac
     assert [r.status_code for r in replies] == [302] * len(browsers)
     assert [eid for eid in sim_users(stack) if eid.startswith("judy")] == ["judy@example.org"]
     assert [whoami(stack, b)["userEid"] for b in browsers] == ["judy@example.org"] * 4
+
+
+def test_the_real_idp_wants_signed_requests_and_refuses_an_unsigned_one(
+        stack: DemoStack) -> None:
+    assert stack.services is not None
+    assert stack.services.idp.wants_signed_requests  # read from the IdP's own metadata
+    start = requests.get(stack.bridge_url + "/saml/login", allow_redirects=False, timeout=10)
+    location = start.headers["Location"]
+    assert "&Signature=" in location and "&SigAlg=" in location
+    base, query = location.split("?", 1)
+    unsigned = "&".join(p for p in query.split("&") if not p.startswith(("Signature=", "SigAlg=")))
+    refused = requests.get(f"{base}?{unsigned}", timeout=10)
+    assert "no signature found on message" in refused.text
+    assert 'name="password"' not in refused.text
+    assert 'name="password"' in requests.get(location, timeout=10).text  # signed: login form

@@ -7,25 +7,68 @@ import zlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from sso_bridge.errors import ConfigError
+from sso_bridge.saml.sp import LoginStart
 from tests.saml.conftest import ACS, SAKAI, SP_ENTITY, Bridge, build_bridge
 from tests.samlfactory.idp import TestIdp
 
 
-def test_begin_login_sends_a_signed_authn_request_with_an_opaque_relay_state(
-        bridge: Bridge) -> None:
-    start = bridge.start(SAKAI + "/portal/site/math101")
+def _redirect(start: LoginStart) -> tuple[str, dict[str, list[str]], str]:
+    """(IdP URL, query, AuthnRequest XML) of a login start."""
     url = urlsplit(start.redirect_url)
     query = parse_qs(url.query)
-    assert f"{url.scheme}://{url.netloc}{url.path}" == bridge.idp.sso_url
-    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
-    assert query["Signature"][0]
+    request = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
+    return f"{url.scheme}://{url.netloc}{url.path}", query, request
+
+
+def test_begin_login_sends_an_authn_request_with_an_opaque_relay_state(bridge: Bridge) -> None:
+    start = bridge.start(SAKAI + "/portal/site/math101")
+    idp_url, query, request = _redirect(start)
+    assert idp_url == bridge.idp.sso_url
     assert query["RelayState"] == [start.relay_token]
     assert "lms.example.edu" not in query["RelayState"][0]
-    request = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
     assert f'ID="{start.request_id}"' in request
     assert f'AssertionConsumerServiceURL="{ACS}"' in request
     assert f"<saml:Issuer>{SP_ENTITY}</saml:Issuer>" in request
     assert "RequestedAuthnContext" not in request
+    # The test IdP's metadata says WantAuthnRequestsSigned="false": "auto" does not sign.
+    assert "Signature" not in query and "SigAlg" not in query
+
+
+def _assert_signed_by_sp(bridge: Bridge, start: LoginStart) -> None:
+    url = urlsplit(start.redirect_url)
+    query = parse_qs(url.query)
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    raw = dict(pair.split("=", 1) for pair in url.query.split("&"))  # as sent, still encoded
+    signed = "&".join(f"{name}={raw[name]}" for name in ("SAMLRequest", "RelayState", "SigAlg"))
+    certificate = x509.load_pem_x509_certificate(
+        bridge.settings.path(bridge.settings.sp.certificate_file).read_bytes())
+    certificate.public_key().verify(  # type: ignore[union-attr,call-arg]
+        base64.b64decode(query["Signature"][0]), signed.encode(),
+        padding.PKCS1v15(), hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_authn_requests_are_signed_when_the_idp_metadata_asks(tmp_path: Path) -> None:
+    bridge = build_bridge(tmp_path, TestIdp(want_signed_requests=True))
+    _assert_signed_by_sp(bridge, bridge.start())
+
+
+def test_authn_requests_are_signed_always_when_configured(tmp_path: Path,
+                                                          test_idp: TestIdp) -> None:
+    bridge = build_bridge(tmp_path, test_idp, extra={"sp": {"sign_authn_requests": "always"}})
+    _assert_signed_by_sp(bridge, bridge.start())
+
+
+def test_never_signing_for_an_idp_that_wants_signed_requests_is_a_config_error(
+        tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'sp.sign_authn_requests'.*WantAuthnRequestsSigned"):
+        build_bridge(tmp_path, TestIdp(want_signed_requests=True),
+                     extra={"sp": {"sign_authn_requests": "never"}})
 
 
 def test_a_valid_response_yields_the_identity_and_the_target(bridge: Bridge) -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,7 +30,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso_bridge.saml import checks, speedups, xmlsec_policy
 from sso_bridge.saml.sp import _ParsedResponse
-from tests.saml.conftest import ACS, SP_ENTITY, Bridge
+from tests.saml.conftest import ACS, SP_ENTITY, Bridge, build_bridge
 from tests.samlfactory import attacks
 from tests.samlfactory.encrypt import encrypt_assertion
 from tests.samlfactory.idp import TestIdp, encode
@@ -237,7 +238,9 @@ def test_broken_keys_fail_exactly_as_before() -> None:
         speedups.CachedKey.from_memory("not a key", xmlsec.constants.KeyDataFormatPem)
 
 
-def test_authn_requests_are_still_signed_with_the_sp_key(bridge: Bridge) -> None:
+def test_authn_requests_are_still_signed_with_the_sp_key(tmp_path: Path,
+                                                        test_idp: TestIdp) -> None:
+    bridge = build_bridge(tmp_path, test_idp, extra={"sp": {"sign_authn_requests": "always"}})
     start = bridge.start()
     query = parse_qs(urlsplit(start.redirect_url).query)
     signed = urlencode({"SAMLRequest": query["SAMLRequest"][0],

@@ -183,9 +183,11 @@ class TestIdp:
         self,
         entity_id: str = "https://idp.test.example/idp",
         sso_url: str = "https://idp.test.example/sso",
+        want_signed_requests: bool = False,
     ) -> None:
         self.entity_id = entity_id
         self.sso_url = sso_url
+        self.want_signed_requests = want_signed_requests
         self.key_pem, self.cert_pem = generate_key_and_cert("idp.test.example")
 
     def idp_settings(self) -> dict[str, object]:
@@ -200,7 +202,8 @@ class TestIdp:
         root = _sub(None, "md", "EntityDescriptor", nsmap={"md": NS["md"], "ds": NS["ds"]},
                     entityID=self.entity_id)
         idp = _sub(root, "md", "IDPSSODescriptor",
-                   protocolSupportEnumeration=NS["samlp"], WantAuthnRequestsSigned="false")
+                   protocolSupportEnumeration=NS["samlp"],
+                   WantAuthnRequestsSigned=str(self.want_signed_requests).lower())
         key_info = _sub(_sub(idp, "md", "KeyDescriptor", use="signing"), "ds", "KeyInfo")
         _sub(_sub(key_info, "ds", "X509Data"), "ds", "X509Certificate", cert_body(self.cert_pem))
         _sub(idp, "md", "NameIDFormat", TRANSIENT)
