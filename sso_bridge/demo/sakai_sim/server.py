@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
 import socket
 import threading
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -16,18 +17,82 @@ from sso_bridge.demo.sakai_sim.app import SakaiSimApp
 from sso_bridge.demo.sakai_sim.config import SimConfig
 from sso_bridge.demo.sakai_sim.state import SimState
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 log = logging.getLogger("sso_bridge.demo.sakai_sim")
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+MAX_BUFFERED_BODY = 1024 * 1024  # a larger request body gets werkzeug's Connection: close
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_LENGTH_RE = re.compile(r"[ \t]*[0-9]{1,9}[ \t]*")
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Logs at DEBUG, without query strings (they may carry sakai.session=<id>)."""
+    """Keeps HTTP/1.1 connections alive like Tomcat; logs at DEBUG without query strings.
+
+    Werkzeug closes every connection because http.server cannot drain an unread request body
+    before the next request line. Here a body with a Content-Length (up to
+    ``MAX_BUFFERED_BODY``) is read into memory before the app runs, so the stream is always
+    drained and the connection can stay open; anything else (chunked, too large, a body
+    without a length, HTTP/1.0, a client's ``Connection: close``) keeps werkzeug's close.
+    """
 
     protocol_version = "HTTP/1.1"
+    timeout = 20.0  # Tomcat's keepAliveTimeout: an idle kept-alive connection ends
+    _keep_alive = False
 
     def setup(self) -> None:
         super().setup()
         getattr(self.server, "sim_connections", set()).add(self.connection)
+        if getattr(self.server, "sim_closing", False):  # accepted while stop() was closing
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_one_request(self) -> None:
+        self._keep_alive = False
+        super().handle_one_request()
+        if getattr(self.server, "sim_closing", False):
+            self.close_connection = True
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        body = self._buffered_body()
+        if body is not None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            self._keep_alive = not self.close_connection
+            # werkzeug drains self.rfile after the app; it must not eat the next request
+            self.rfile = io.BytesIO()  # run_wsgi restores the socket's reader
+        return environ
+
+    def _buffered_body(self) -> bytes | None:
+        """The whole request body, or None to leave the stream to werkzeug (and close)."""
+        if self.request_version != "HTTP/1.1" or "Transfer-Encoding" in self.headers:
+            return None
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            return None
+        length = lengths[0] if lengths else None
+        if length is None:
+            return None if self.command in _BODY_METHODS else b""
+        if not _LENGTH_RE.fullmatch(length) or int(length) > MAX_BUFFERED_BODY:
+            return None
+        body = self.rfile.read(int(length))
+        if len(body) != int(length):  # the client went away mid-body
+            self.close_connection = True
+        return bytes(body)
+
+    def run_wsgi(self) -> None:
+        rfile = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = rfile
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return  # werkzeug's unconditional close; the body was drained, keep the connection
+        super().send_header(keyword, value)
 
     def finish(self) -> None:
         getattr(self.server, "sim_connections", set()).discard(self.connection)
@@ -90,6 +155,7 @@ class SakaiSimulator:
         if server is None:
             return
         self.state.stopping.set()
+        server.sim_closing = True  # type: ignore[attr-defined]
         server.shutdown()
         for connection in list(getattr(server, "sim_connections", ())):
             with contextlib.suppress(OSError):
