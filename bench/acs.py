@@ -1,8 +1,9 @@
 """Part 1: ACS validation in process, one realistic signed response at a time.
 
 (a) ``bridge``: ``ServiceProvider.complete_login`` as assembled by ``build_services`` from a
-    production-style configuration: pre-checks, the pending login (SQLite store), python3-saml
-    strict ``is_valid``, post-checks, the replay cache, attributes → Identity.
+    production-style configuration: pre-checks, the pending login (SQLite store), validation
+    (``saml/response.py``: python3-saml's strict checks and the bridge's), the replay cache,
+    attributes → Identity.
 (b) ``demo``: python3-saml as its ``demo-flask`` uses it: ``OneLogin_Saml2_Auth`` built per
     request from ``settings.json`` + ``advanced_settings.json`` (``custom_base_path``), then
     ``process_response(request_id=...)``, ``get_errors()`` and the getters the demo calls;
@@ -10,6 +11,10 @@
 (c) ``floor``: the bare libxmlsec1 work the response needs: register the IDs and verify the
     Response and the Assertion signature, key loaded once, document already parsed. The same
     samples also give ``floor+parse`` (base64 decode and python3-saml's parser added).
+
+``--ablation`` adds the steps between (b) and (a): python3-saml strict ``is_valid`` and its
+getters with the settings built once (``reused``), then with ``saml/speedups.py`` in force
+(``reused+speedups``), the bridge's path before it validated responses itself.
 
 Every variant runs in a fresh interpreter (``--worker``), so the bridge's changes to
 python3-saml never touch (b) or (c); variants are interleaved in rounds to spread machine
@@ -38,7 +43,6 @@ ACS = BASE + "/saml/acs"
 SP_ENTITY = BASE + "/saml/metadata"
 SAKAI = "https://lms.example.edu"
 WARMUP = 30
-SPEEDUPS = ("schema", "xpath", "memo", "time", "key")
 
 
 _FOLDERS: list[Path] = []
@@ -70,36 +74,16 @@ def _timed(calls: list[Callable[[], object]]) -> list[float]:
 # --- (a) the bridge ------------------------------------------------------------------------
 
 
-def _apply(parts: tuple[str, ...]) -> None:
-    """Install only some speed-ups (for the before/after breakdown)."""
-    import onelogin.saml2.utils as saml_utils
-    from onelogin.saml2.utils import OneLogin_Saml2_Utils
-    from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
-
-    from sso_bridge.saml import speedups, xmlsec_policy
-
-    xmlsec_policy.install()
-    if "schema" in parts:
-        OneLogin_Saml2_XML.validate_xml = staticmethod(speedups.validate_xml)
-    if "xpath" in parts:
-        OneLogin_Saml2_XML.query = staticmethod(speedups.query)
-    if "memo" in parts:
-        speedups.MemoizedQueries.memoize = True
-    if "time" in parts:
-        OneLogin_Saml2_Utils.parse_SAML_to_time = staticmethod(speedups.parse_saml_to_time)
-    if "key" in parts:
-        saml_utils.xmlsec = speedups._with_cached_keys(saml_utils.xmlsec)
-
-
-def bridge_samples(n: int, parts: tuple[str, ...] | None) -> list[float]:
+def _bridge(with_speedups: bool = True) -> tuple[Any, Any]:
+    """(test IdP, the bridge's ServiceProvider) from a production-style configuration."""
     from sso_bridge.demo.configfile import write_config
     from sso_bridge.saml import speedups
     from sso_bridge.services import build_services
     from sso_bridge.settings import load_settings
     from tests.samlfactory.idp import TestIdp
 
-    if parts is not None:  # a partial set instead of speedups.install()
-        speedups.install = lambda: _apply(parts) or False  # type: ignore[assignment]
+    if not with_speedups:
+        speedups.install = lambda: False  # type: ignore[assignment]
     workdir = _folder("bench-acs-")
     idp = TestIdp()
     (workdir / "idp.xml").write_text(idp.metadata_xml())
@@ -107,8 +91,12 @@ def bridge_samples(n: int, parts: tuple[str, ...] | None) -> list[float]:
                              idp={"metadata_file": "idp.xml"},
                              extra={"logging": {"level": "WARNING"}})
     sp = build_services(load_settings(path, env)).sp
-    if parts is None:
-        assert speedups.installed()
+    assert speedups.installed() == with_speedups
+    return idp, sp
+
+
+def bridge_samples(n: int) -> list[float]:
+    idp, sp = _bridge()
     starts = [sp.begin_login(SAKAI + "/portal", "browser-1") for _ in range(n + WARMUP)]
     posts = _responses(idp, [s.request_id for s in starts])
 
@@ -116,6 +104,27 @@ def bridge_samples(n: int, parts: tuple[str, ...] | None) -> list[float]:
         return lambda: sp.complete_login(saml_response, relay, "browser-1")
 
     return _timed([call(p, s.relay_token) for p, s in zip(posts, starts, strict=True)])
+
+
+def reused_samples(n: int, with_speedups: bool) -> list[float]:
+    """python3-saml strict ``is_valid`` and getters, settings built once (the bridge's)."""
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+
+    idp, sp = _bridge(with_speedups)
+    request_ids = [f"_r{i:032x}" for i in range(n + WARMUP)]
+    posts = _responses(idp, request_ids)
+
+    def acs(saml_response: str, request_id: str) -> None:
+        response = OneLogin_Saml2_Response(sp.saml_settings, saml_response)
+        response.is_valid(sp._request_data, request_id=request_id, raise_exceptions=True)
+        assert response.get_nameid() and response.get_attributes()
+        response.get_friendlyname_attributes()
+        response.get_session_index()
+
+    def call(saml_response: str, request_id: str) -> Callable[[], object]:
+        return lambda: acs(saml_response, request_id)
+
+    return _timed([call(p, r) for p, r in zip(posts, request_ids, strict=True)])
 
 
 # --- (b) python3-saml as its demo uses it --------------------------------------------------
@@ -247,10 +256,9 @@ def worker(variant: str, n: int) -> dict[str, list[float]]:
 
 def _variant(variant: str, n: int) -> dict[str, list[float]]:
     if variant == "bridge":
-        return {"bridge": bridge_samples(n, None)}
-    if variant.startswith("bridge:"):
-        parts = tuple(p for p in variant.split(":", 1)[1].split(",") if p)
-        return {variant: bridge_samples(n, parts)}
+        return {"bridge": bridge_samples(n)}
+    if variant in ("reused", "reused+speedups"):
+        return {variant: reused_samples(n, variant == "reused+speedups")}
     if variant == "demo":
         return {"demo": demo_samples(n)}
     if variant == "floor":
@@ -276,8 +284,8 @@ def measure(variants: list[str], n: int, rounds: int) -> dict[str, Summary]:
 
 
 def ablation_variants() -> list[str]:
-    """The bridge with no speed-up, then each one added in turn."""
-    return ["bridge:" + ",".join(SPEEDUPS[:i]) for i in range(len(SPEEDUPS) + 1)]
+    """The steps between python3-saml's demo usage and the bridge."""
+    return ["reused", "reused+speedups"]
 
 
 def main() -> None:
@@ -286,7 +294,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="timed validations per variant")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ablation", action="store_true",
-                        help="also the bridge with no speed-up and with each one added")
+                        help="also python3-saml with settings reused, without and with the "
+                             "speed-ups")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.n)))

@@ -11,20 +11,18 @@ import hashlib
 import json
 import secrets
 import time
-from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
-from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VError
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity
-from sso_bridge.saml import checks, speedups, xmlsec_policy
-from sso_bridge.saml.attributes import Assertion, AttributeMap
+from sso_bridge.saml import checks, response, speedups, xmlsec_policy
+from sso_bridge.saml.attributes import AttributeMap
 from sso_bridge.saml.encryption import check_encryption
 from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.settings import Settings
@@ -32,22 +30,6 @@ from sso_bridge.store import Store
 
 PENDING_PREFIX = "login:"
 REPLAY_PREFIX = "assertion:"
-
-_VALIDATION_ERRORS: dict[int, type[errors.SamlError]] = {
-    VError.WRONG_AUDIENCE: errors.SamlAudience,
-    VError.WRONG_DESTINATION: errors.SamlDestination,
-    VError.EMPTY_DESTINATION: errors.SamlDestination,
-    VError.WRONG_INRESPONSETO: errors.SamlInResponseTo,
-    VError.ASSERTION_EXPIRED: errors.SamlExpired,
-    VError.ASSERTION_TOO_EARLY: errors.SamlExpired,
-    VError.SESSION_EXPIRED: errors.SamlExpired,
-    VError.RESPONSE_EXPIRED: errors.SamlExpired,
-    VError.WRONG_SUBJECTCONFIRMATION: errors.SamlRecipient,
-    VError.STATUS_CODE_IS_NOT_SUCCESS: errors.SamlStatus,
-    VError.DEPRECATED_SIGNATURE_METHOD: errors.SamlDeprecatedAlgorithm,
-    VError.DEPRECATED_DIGEST_METHOD: errors.SamlDeprecatedAlgorithm,
-}
-
 
 @dataclass(frozen=True)
 class LoginStart:
@@ -111,25 +93,6 @@ def sign_requests(settings: Settings, idp: IdpMetadata) -> bool:
     return policy == "always" or (policy == "auto" and idp.wants_signed_requests)
 
 
-class _ParsedResponse(speedups.MemoizedQueries):  # type: ignore[misc]
-    """A python3-saml Response built on our one parse of the XML (no second parser).
-
-    Its XPath queries are answered once each (``speedups.MemoizedQueries``).
-    """
-
-    def __init__(self, saml_settings: OneLogin_Saml2_Settings, parsed: checks.Parsed) -> None:
-        self._settings = saml_settings
-        self._error = None
-        self.response = parsed.xml
-        self.document = parsed.document
-        self.decrypted_document = None
-        self.encrypted = None
-        self.valid_scd_not_on_or_after = None
-        if self._query("/samlp:Response/saml:EncryptedAssertion"):
-            self.encrypted = True
-            self.decrypted_document = self._decrypt_assertion(deepcopy(self.document))
-
-
 @dataclass(frozen=True)
 class Trust:
     """What the SP trusts about the IdP, replaced as one piece when the metadata is refreshed."""
@@ -137,6 +100,7 @@ class Trust:
     idp: IdpMetadata
     saml_settings: OneLogin_Saml2_Settings
     attribute_map: AttributeMap
+    expected: response.Expected
 
 
 class ServiceProvider:
@@ -146,12 +110,7 @@ class ServiceProvider:
         speedups.install()
         self.settings = settings
         self.store = store
-        self._trust = Trust(idp, saml_settings, AttributeMap(settings.attributes, idp.scopes))
-        self.policy = checks.Policy(
-            acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
-            clock_skew=settings.idp.clock_skew_seconds,
-            max_age=settings.idp.max_assertion_age_seconds,
-            require_destination=settings.idp.require_destination)
+        self._trust = self._trusting(idp, saml_settings)
         # The URL python3-saml compares against comes from configuration, never from the
         # request's Host or X-Forwarded-* headers.
         acs = urlsplit(settings.acs_url)
@@ -172,8 +131,21 @@ class ServiceProvider:
     def trust(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings) -> None:
         """Trust refreshed IdP metadata from now on (one atomic swap; logins in flight finish
         with what they started with)."""
-        self._trust = Trust(idp, saml_settings,
-                            AttributeMap(self.settings.attributes, idp.scopes))
+        self._trust = self._trusting(idp, saml_settings)
+
+    def _trusting(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings) -> Trust:
+        s, c = self.settings, self.settings.idp
+        expected = response.Expected(
+            idp_entity_id=idp.entity_id, idp_keys=response.verification_keys(idp.signing_certs),
+            sp_entity_id=s.sp_entity_id, acs_url=s.acs_url, saml_settings=saml_settings,
+            want_response_signed=c.want_response_signed,
+            want_assertion_signed=c.want_assertion_signed,
+            want_encrypted=c.want_assertions_encrypted,
+            want_attribute_statement=c.want_attribute_statement,
+            requested_authn_contexts=tuple(c.requested_authn_context),
+            clock_skew=c.clock_skew_seconds, max_age=c.max_assertion_age_seconds,
+            require_destination=c.require_destination)
+        return Trust(idp, saml_settings, AttributeMap(s.attributes, idp.scopes), expected)
 
     # --- starting a login -----------------------------------------------------------------
 
@@ -206,12 +178,15 @@ class ServiceProvider:
         in_response_to = parsed.document.get("InResponseTo")
         pending = self._pending(relay_state, in_response_to, browser_key)
         trust = self._trust
-        response = self._validate(parsed, pending["request_id"] if pending else None,
-                                  trust.saml_settings)
-        scd_expiry = checks.postcheck(response, self.policy, now)
-        assertion = self._read(response, trust.idp)
-        self._check_replay(response, scd_expiry, now)
-        identity = trust.attribute_map.identity(assertion)
+        try:
+            valid = response.validate(parsed, trust.expected,
+                                      pending["request_id"] if pending else None, now)
+        except errors.SamlError:
+            raise
+        except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
+            raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
+        self._check_replay(valid, now)
+        identity = trust.attribute_map.identity(valid.assertion)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
         target = pending["target"] if pending else (relay_state or "")
@@ -239,36 +214,9 @@ class ServiceProvider:
                                           "one that started the login")
         return pending
 
-    def _validate(self, parsed: checks.Parsed, request_id: str | None,
-                  saml_settings: OneLogin_Saml2_Settings) -> Any:
-        try:
-            response = _ParsedResponse(saml_settings, parsed)
-            if response.decrypted_document is not None:
-                for signature in response.decrypted_document.iter(f"{{{checks.DS}}}Signature"):
-                    checks.check_signature(signature, response.decrypted_document)
-            response.is_valid(self._request_data, request_id=request_id, raise_exceptions=True)
-        except errors.SamlError:
-            raise
-        except VError as exc:
-            raise _VALIDATION_ERRORS.get(exc.code, errors.SamlInvalid)(str(exc)) from exc
-        except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
-            raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
-        return response
-
-    def _read(self, response: Any, idp: IdpMetadata) -> Assertion:
-        issuers = response.get_issuers()
-        return Assertion(
-            idp_entity_id=issuers[0] if issuers else idp.entity_id,
-            name_id=response.get_nameid() or "",
-            name_id_format=response.get_nameid_format(),
-            session_index=response.get_session_index(),
-            attributes=response.get_attributes(),
-            friendly_attributes=response.get_friendlyname_attributes(),
-        )
-
-    def _check_replay(self, response: Any, scd_expiry: float, now: float) -> None:
-        ttl = int(max(scd_expiry - now, 0)) + self.policy.clock_skew + 1
-        assertion_id = response.get_assertion_id()
+    def _check_replay(self, valid: response.Validated, now: float) -> None:
+        ttl = int(max(valid.expires - now, 0)) + self.settings.idp.clock_skew_seconds + 1
+        assertion_id = valid.assertion_id
         if not self.store.add_once(REPLAY_PREFIX + _digest(assertion_id), ttl):
             raise errors.SamlReplay(f"assertion {assertion_id[:80]} was already used")
 

@@ -1,22 +1,23 @@
-"""Work python3-saml 1.16.0 repeats on every request, done once instead; no result changes.
+"""Work python3-saml 1.16.0 repeats on every call, done once instead; no result changes.
 
-Measured with ``bench/acs.py`` (a Response and an Assertion, both signed, six attributes),
-python3-saml's ``is_valid`` spent about 3 ms of which 0.45 ms was the signature check:
+The bridge validates responses itself (``saml/response.py``); python3-saml still builds and
+signs AuthnRequests, writes and checks the SP metadata and decrypts assertions. What it repeats
+there, measured with ``bench/acs.py``:
 
-* ``OneLogin_Saml2_XML.validate_xml`` reads and compiles the SAML protocol XSD (and the
-  schemas it imports) on every call. :func:`validate_xml` keeps the compiled schema, one per
-  thread (lxml's validator objects share an error log, so threads do not share them).
-* ``OneLogin_Saml2_XML.query`` compiles its XPath on every call (about 65 per login).
-  :func:`query` keeps the compiled ``etree.XPath`` per expression (bounded LRU; lxml
-  serialises concurrent use of one XPath object).
-* ``OneLogin_Saml2_Response`` asks the same XPath queries over and over (``_query_assertion``
-  runs 22 times per login, each two or three XPaths). :class:`MemoizedQueries` remembers the
-  answer per response object; the document does not change once it is parsed.
-* ``parse_SAML_to_time`` runs ``strptime`` (nine per login). :func:`parse_saml_to_time`
-  computes the canonical ``yyyy-mm-ddThh:mm:ssZ`` form directly, the rest as before.
+* ``OneLogin_Saml2_XML.validate_xml`` reads and compiles the SAML XSDs (and the schemas they
+  import) on every call, about 1.7 ms. :func:`schema` keeps each compiled schema, one per
+  thread (lxml's validator objects share an error log, so threads do not share them);
+  :func:`validate_xml` is python3-saml's function on top of it, and ``response.py`` uses
+  :func:`schema` directly.
+* ``OneLogin_Saml2_XML.query`` compiles its XPath on every call. :func:`query` keeps the
+  compiled ``etree.XPath`` per expression (bounded LRU; lxml serialises concurrent use of one
+  XPath object).
+* ``parse_SAML_to_time`` runs ``strptime``. :func:`parse_saml_to_time` computes the canonical
+  ``yyyy-mm-ddThh:mm:ssZ`` form directly, the rest as before (``response.py`` uses it too).
 * Keys are parsed from PEM for each signature made or checked, and OpenSSL 3 then prepares
-  each fresh key again (about 0.6 ms for the SP's RSA key signing an AuthnRequest, 0.1 ms per
-  IdP signature checked). :class:`CachedKey` parses each key once and hands out duplicates.
+  each fresh key again (about 0.6 ms for the SP's RSA key signing an AuthnRequest).
+  :class:`CachedKey` parses each key once and hands out duplicates; :func:`load_key` gives
+  ``response.py`` the IdP's public keys the same way.
 
 Replacing functions inside a library is only safe if the replaced code is exactly the code we
 read. :func:`install` therefore does nothing but warn (stock python3-saml keeps working) unless
@@ -48,7 +49,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
 from onelogin.saml2 import xml_utils
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
-from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
@@ -60,7 +60,8 @@ SAML_DIR = Path(xml_utils.__file__).parent
 SCHEMA_DIR = SAML_DIR / "schemas"
 
 # sha256 of the python3-saml files whose code is replaced here or whose callers the caches rely
-# on (e.g. that no caller modifies a key it got for a certificate).
+# on (e.g. that no caller modifies a key it got for a certificate), and of response.py, whose
+# assertion decryption ``saml/response.py`` calls and whose checks it mirrors.
 FINGERPRINTS = {
     "utils.py": "c323e4866148a1771b5c3e09d9c426635f3dffa69979105a62d164633c1ac388",
     "xml_utils.py": "0ea015640686d192d5c22b316f549081ab7c560e2bef2bd07f8a3958e829801b",
@@ -84,7 +85,7 @@ def source_fingerprints() -> dict[str, str]:
 _threads = threading.local()
 
 
-def _schema(name: str) -> etree.XMLSchema:
+def schema(name: str) -> etree.XMLSchema:
     schemas: dict[str, etree.XMLSchema] = _threads.__dict__.setdefault("schemas", {})
     compiled = schemas.get(name)
     if compiled is None:
@@ -93,16 +94,16 @@ def _schema(name: str) -> etree.XMLSchema:
     return compiled
 
 
-def validate_xml(xml: Any, schema: str, debug: bool = False) -> Any:
+def validate_xml(xml: Any, schema_name: str, debug: bool = False) -> Any:
     """``OneLogin_Saml2_XML.validate_xml`` with the schema compiled once per thread."""
-    assert isinstance(schema, str)
+    assert isinstance(schema_name, str)
     try:
         xml = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # same contract as the original: an error code, not a raise
         if debug:
             print(exc)
         return "unloaded_xml"
-    validator = _schema(schema)
+    validator = schema(schema_name)
     if not validator.validate(xml):
         if debug:
             print("Errors validating the metadata: ")
@@ -132,7 +133,7 @@ def query(dom: Any, query: str, context: Any = None, tagid: str | None = None) -
 
 
 @functools.lru_cache(maxsize=32)
-def _loaded(data: str, format: int) -> xmlsec.Key:
+def load_key(data: str, format: int) -> xmlsec.Key:
     """A key parsed once. A certificate becomes its public key alone.
 
     Verification with a key set on the context reads nothing but the key value (libxmlsec1
@@ -161,7 +162,7 @@ class CachedKey(xmlsec.Key):  # type: ignore[misc]
             cls, data: Any, format: int, password: Any = None) -> xmlsec.Key:
         if format in _CACHED_FORMATS and password is None and isinstance(data, str):
             try:
-                return copy.copy(_loaded(data, format))
+                return copy.copy(load_key(data, format))
             except Exception:  # let libxmlsec1 report it exactly as before
                 pass
         return xmlsec.Key.from_memory(data, format, password)
@@ -201,64 +202,6 @@ def parse_saml_to_time(timestr: Any) -> Any:
     return ORIGINALS["parse_SAML_to_time"](timestr)
 
 
-# --- memoised queries on one response ------------------------------------------------------
-
-
-class MemoizedQueries(OneLogin_Saml2_Response):  # type: ignore[misc]
-    """A Response that answers each of python3-saml's queries once (when installed).
-
-    An answer depends only on the query, its ``$tagid`` and the document queried (the
-    decrypted one once ``encrypted`` is set), none of which changes after parsing; the same
-    holds for the getters ``is_valid`` and the bridge both call. Callers get a fresh list or
-    dict each time, as from python3-saml; failures are not remembered (they raise each time).
-    """
-
-    memoize = False  # set by install()
-
-    def _memo(self) -> dict[tuple[Any, ...], Any]:
-        memo: dict[tuple[Any, ...], Any] | None = self.__dict__.get("_memo_queries")
-        if memo is None:
-            memo = self.__dict__["_memo_queries"] = {}
-        return memo
-
-    def _query(self, query: str, tagid: str | None = None) -> list[Any]:
-        if not self.memoize:
-            return super()._query(query, tagid)  # type: ignore[no-any-return]
-        memo, key = self._memo(), ("q", bool(self.encrypted), query, tagid)
-        if key not in memo:
-            memo[key] = super()._query(query, tagid)
-        return list(memo[key])
-
-    def _query_assertion(self, xpath_expr: str) -> list[Any]:
-        if not self.memoize:
-            return super()._query_assertion(xpath_expr)  # type: ignore[no-any-return]
-        memo, key = self._memo(), ("a", bool(self.encrypted), xpath_expr)
-        if key not in memo:
-            memo[key] = super()._query_assertion(xpath_expr)
-        return list(memo[key])
-
-    def _once(self, name: str, compute: Any) -> Any:
-        memo, key = self._memo(), (name, bool(self.encrypted))
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key]
-
-    def validate_num_assertions(self) -> bool:
-        if not self.memoize:
-            return super().validate_num_assertions()  # type: ignore[no-any-return]
-        return bool(self._once("num_assertions", super().validate_num_assertions))
-
-    def get_issuers(self) -> list[str]:
-        if not self.memoize:
-            return super().get_issuers()  # type: ignore[no-any-return]
-        return list(self._once("issuers", super().get_issuers))
-
-    def get_nameid_data(self) -> dict[str, str]:
-        if not self.memoize:
-            return super().get_nameid_data()  # type: ignore[no-any-return]
-        return dict(self._once("nameid", super().get_nameid_data))
-
-
 # --- installation --------------------------------------------------------------------------
 
 
@@ -296,7 +239,6 @@ def install() -> bool:
     OneLogin_Saml2_Utils.parse_SAML_to_time = staticmethod(parse_saml_to_time)
     if saml_utils.xmlsec.Key is not CachedKey:
         saml_utils.xmlsec = _with_cached_keys(saml_utils.xmlsec)  # type: ignore[attr-defined]
-    MemoizedQueries.memoize = True
     return True
 
 
@@ -305,5 +247,4 @@ def installed() -> bool:
                 and OneLogin_Saml2_XML.query is query
                 and OneLogin_Saml2_Utils.parse_SAML_to_time is parse_saml_to_time
                 and saml_utils.xmlsec.Key is CachedKey
-                and MemoizedQueries.memoize
                 and xmlsec_policy.installed())

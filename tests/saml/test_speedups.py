@@ -24,16 +24,13 @@ import onelogin.saml2.utils as saml_utils
 import pytest
 import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
-from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from sso_bridge.saml import checks, speedups, xmlsec_policy
-from sso_bridge.saml.sp import _ParsedResponse
+from sso_bridge.saml import speedups, xmlsec_policy
 from tests.saml.conftest import ACS, SP_ENTITY, Bridge, build_bridge
 from tests.samlfactory import attacks
-from tests.samlfactory.encrypt import encrypt_assertion
-from tests.samlfactory.idp import TestIdp, encode
+from tests.samlfactory.idp import TestIdp
 
 ORIGINAL_QUERY = speedups.ORIGINALS["query"]
 ORIGINAL_VALIDATE_XML = speedups.ORIGINALS["validate_xml"]
@@ -52,10 +49,8 @@ def test_the_service_provider_installs_every_speedup(bridge: Bridge) -> None:
     assert OneLogin_Saml2_XML.query is speedups.query
     assert OneLogin_Saml2_Utils.parse_SAML_to_time is speedups.parse_saml_to_time
     assert saml_utils.xmlsec.Key is speedups.CachedKey
-    assert speedups.MemoizedQueries.memoize
     # ...on top of the libxmlsec1 transform allow-list, which stays in force.
     assert xmlsec_policy.installed()
-    assert issubclass(_ParsedResponse, speedups.MemoizedQueries)
 
 
 # --- compiled schemas ----------------------------------------------------------------------
@@ -102,7 +97,7 @@ def test_each_thread_compiles_its_own_schema_once(test_idp: TestIdp) -> None:
     def validate() -> None:
         for _ in range(3):
             assert not isinstance(speedups.validate_xml(xml, "saml-schema-protocol-2.0.xsd"), str)
-        seen.append(speedups._schema("saml-schema-protocol-2.0.xsd"))
+        seen.append(speedups.schema("saml-schema-protocol-2.0.xsd"))
 
     threads = [threading.Thread(target=validate) for _ in range(4)]
     for thread in threads:
@@ -217,7 +212,7 @@ def test_keys_are_parsed_once_and_every_caller_gets_its_own_copy(test_idp: TestI
     first = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
     second = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
     assert first is not second  # duplicates: add_sign loads a certificate into its own
-    assert speedups._loaded.cache_info().currsize >= 1
+    assert speedups.load_key.cache_info().currsize >= 1
     second.load_cert_from_memory(test_idp.cert_pem, cert_pem)
     context = xmlsec.SignatureContext()
     context.key = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
@@ -251,86 +246,6 @@ def test_authn_requests_are_still_signed_with_the_sp_key(tmp_path: Path,
         signed, base64.b64decode(query["Signature"][0]), cert, query["SigAlg"][0])
 
 
-# --- memoised queries ----------------------------------------------------------------------
-
-
-def _plain(bridge: Bridge, xml: str) -> Any:
-    return OneLogin_Saml2_Response(bridge.sp.saml_settings, encode(xml))
-
-
-def _memoised(bridge: Bridge, xml: str) -> Any:
-    document = OneLogin_Saml2_XML.to_etree(xml.encode())
-    return _ParsedResponse(bridge.sp.saml_settings, checks.Parsed(xml=xml.encode(),
-                                                                  document=document))
-
-
-def _observe(response: Any, bridge: Bridge, request_id: str) -> dict[str, Any]:
-    seen: dict[str, Any] = {"valid": response.is_valid(bridge.sp._request_data,
-                                                       request_id=request_id)}
-    seen["error"] = response.get_error()
-    for getter in ("get_issuers", "get_nameid", "get_nameid_format", "get_session_index",
-                   "get_attributes", "get_friendlyname_attributes", "get_audiences",
-                   "get_assertion_id", "get_authn_contexts", "get_session_not_on_or_after"):
-        try:
-            seen[getter] = getattr(response, getter)()
-        except Exception as exc:
-            seen[getter] = (type(exc).__name__, str(exc))
-    return seen
-
-
-REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
-HOSTILE: list[Callable[[str], str] | None] = [
-    None, attacks.xsw1, attacks.xsw2, attacks.xsw3, attacks.xsw4, attacks.xsw5, attacks.xsw6,
-    attacks.xsw7, attacks.xsw8, attacks.second_assertion_appended, attacks.assertion_in_advice,
-    attacks.decoy_id_in_extensions, attacks.strip_signatures, attacks.empty_signature_value,
-    attacks.edit_name_id_after_signing,
-]
-
-
-@pytest.mark.parametrize("attack", HOSTILE, ids=lambda f: f.__name__ if f else "genuine")
-def test_memoised_response_agrees_with_python3_saml_on_the_hostile_catalogue(
-        bridge: Bridge, attack: Callable[[str], str] | None) -> None:
-    xml = bridge.response("_r1")
-    xml = attack(xml) if attack else xml
-    assert _observe(_memoised(bridge, xml), bridge, "_r1") == \
-        _observe(_plain(bridge, xml), bridge, "_r1")
-
-
-@pytest.mark.parametrize("kwargs", [{"audience": None}, {"recipient": ACS + "/x"},
-                                    {"sign_assertion": False}, {"algorithm": "sha1"},
-                                    {"conditions_not_on_or_after": -900},
-                                    {"status_code": REQUESTER}],
-                         ids=["no-audience", "recipient", "unsigned-assertion", "sha1", "expired",
-                              "status"])
-def test_memoised_response_agrees_with_python3_saml_on_bad_fields(
-        bridge: Bridge, kwargs: dict[str, Any]) -> None:
-    xml = bridge.response("_r1", **kwargs)
-    assert _observe(_memoised(bridge, xml), bridge, "_r1") == \
-        _observe(_plain(bridge, xml), bridge, "_r1")
-
-
-def test_memoised_response_agrees_with_python3_saml_on_an_encrypted_assertion(
-        make_bridge: Callable[..., Bridge]) -> None:
-    bridge = make_bridge(want_assertions_encrypted=True)
-    idp = bridge.idp
-    xml = idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to="_r1")
-    sp_cert = bridge.settings.path(bridge.settings.sp.certificate_file).read_text()
-    xml = idp.sign(encrypt_assertion(idp.sign(xml, response=False, assertion=True), sp_cert),
-                   response=True, assertion=False)
-    memoised = _memoised(bridge, xml)
-    assert memoised.encrypted and memoised.decrypted_document is not None
-    seen = _observe(memoised, bridge, "_r1")
-    assert seen["valid"] and seen["get_nameid"] == "alice@example.org"
-    assert seen == _observe(_plain(bridge, xml), bridge, "_r1")
-
-
-def test_memoised_queries_hand_out_fresh_lists(bridge: Bridge) -> None:
-    response = _memoised(bridge, bridge.response("_r1"))
-    first = response._query_assertion("/saml:Subject/saml:NameID")
-    first.clear()
-    assert len(response._query_assertion("/saml:Subject/saml:NameID")) == 1
-
-
 # --- fallback ------------------------------------------------------------------------------
 
 
@@ -341,7 +256,7 @@ from sso_bridge.saml import speedups, xmlsec_policy
 speedups.FINGERPRINTS = {**speedups.FINGERPRINTS, "response.py": "0" * 64}
 original = OneLogin_Saml2_XML.validate_xml
 assert speedups.install() is False
-assert not speedups.installed() and not speedups.MemoizedQueries.memoize
+assert not speedups.installed()
 assert OneLogin_Saml2_XML.validate_xml is original
 assert xmlsec_policy.installed()  # the security patch is never dropped
 print("fallback ok")
