@@ -163,7 +163,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--logins", type=int, help="logins per HTTP scenario")
     parser.add_argument("--acs-samples", type=int, help="timed validations per ACS variant")
     parser.add_argument("--ablation", action="store_true",
-                        help="also time the bridge with each python3-saml speed-up added in turn")
+                        help="also python3-saml with settings reused, without and with the "
+                             "speed-ups")
     parser.add_argument("--skip-shibboleth", action="store_true")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="seconds per load phase before the remaining logins count as errors")

@@ -183,3 +183,28 @@ def test_stop_is_prompt_while_a_client_holds_an_idle_connection(sim: SakaiSimula
     assert time.monotonic() - began < 2
     assert closed_by_peer(sock, within=2)
     conn.close()
+
+
+def test_kept_alive_connections_send_without_nagle_delay(sim: SakaiSimulator) -> None:
+    """Tomcat's tcpNoDelay: werkzeug writes headers and body apart, so without it a kept-alive
+    connection waits for the client's delayed ACK (40 ms) on every call."""
+    conn = connect(sim)
+    reply, _ = call(conn, LOGIN_PATH, LOGIN)
+    assert reply.status == 200 and not reply.will_close
+    server: Any = sim._require()
+    sockets = list(server.sim_connections)
+    assert sockets
+    assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+    conn.close()
+
+
+def test_password_hash_rounds_are_a_bench_knob() -> None:
+    from sso_bridge.demo.sakai_sim.config import SimConfig
+
+    with SakaiSimulator(SimConfig(password_hash_rounds=1)).serve() as cheap:
+        user = cheap.state.add_user("cheap@example.org", "C", "H", "", "registered", "pw")
+        assert user.password_hash is not None and user.password_hash.startswith("pbkdf2_sha256$1$")
+    with SakaiSimulator().serve() as default:
+        user = default.state.add_user("dear@example.org", "D", "E", "", "registered", "pw")
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("pbkdf2_sha256$10000$")

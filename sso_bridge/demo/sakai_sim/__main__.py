@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-id", default="sakai")
     parser.add_argument("--admin-eid", default="admin")
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--password-hash-rounds", type=int, default=SimConfig.password_hash_rounds,
+                        help="PBKDF2 rounds per stored password (the benchmark uses 1)")
     parser.add_argument("--session-parameter-allow", action="store_true")
     parser.add_argument("--no-allowlogin", action="store_true")
     args = parser.parse_args(argv)
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         server_id=args.server_id, admin_eid=args.admin_eid,
         admin_password=os.environ.get("SAKAI_SIM_ADMIN_PASSWORD", "admin"),
         latency_ms=args.latency_ms, session_parameter_allow=args.session_parameter_allow,
-        allowlogin=not args.no_allowlogin,
+        allowlogin=not args.no_allowlogin, password_hash_rounds=max(1, args.password_hash_rounds),
     )
     simulator = SakaiSimulator(config).serve(args.host, args.port)
     print(f"Sakai simulator (NOT FOR PRODUCTION) on {simulator.url}", flush=True)

@@ -37,6 +37,9 @@ class SimConfig:
     inactive_seconds: float = 1800.0  # SessionManager inactive interval
     # --- test / bench knobs -------------------------------------------------------------
     latency_ms: int = 0  # added to every SOAP call
+    # PBKDF2 rounds for stored passwords, as Sakai hashes them. The benchmark lowers it: real
+    # Sakai spends that CPU on its own servers, the simulator on the bridge's machine.
+    password_hash_rounds: int = 10_000
     down: bool = False  # every non-/_sim/ request answers HTTP 503
     hang_seconds: float = 30.0  # how long an injected "timeout" failure stalls
     control_api: bool = True  # serve /_sim/ (tests only)
@@ -52,5 +55,6 @@ class SimConfig:
             "allow": list(self.allow), "deny": list(self.deny),
             "session_parameter_allow": self.session_parameter_allow,
             "inactive_seconds": self.inactive_seconds, "latency_ms": self.latency_ms,
+            "password_hash_rounds": self.password_hash_rounds,
             "down": self.down, "hang_seconds": self.hang_seconds,
         }

@@ -5,7 +5,8 @@ NOT FOR PRODUCTION: it is unauthenticated. Routes::
     GET  /_sim/config                  current settings (no password)
     POST /_sim/config                  change knobs: latency_ms, down, allowlogin, allow, deny,
                                        session_parameter_allow, inactive_seconds, hang_seconds,
-                                       admin_eid + admin_password, fail_next
+                                       password_hash_rounds, admin_eid + admin_password,
+                                       fail_next
     POST /_sim/fail-next               {"<operation>|*": spec | [spec, ...]} (queued, used once)
     GET  /_sim/users                   [{eid, id, first, last, email, type, properties, ...}]
     POST /_sim/users                   create {eid, first, last, email, type, password,
@@ -34,7 +35,7 @@ from sso_bridge.demo.sakai_sim.state import JavaException, SimState
 
 _KNOBS = {
     "latency_ms": int, "down": bool, "allowlogin": bool, "session_parameter_allow": bool,
-    "inactive_seconds": float, "hang_seconds": float,
+    "inactive_seconds": float, "hang_seconds": float, "password_hash_rounds": int,
 }
 
 

@@ -43,6 +43,10 @@ class _QuietHandler(WSGIRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # As Tomcat (tcpNoDelay=true): werkzeug writes the headers and the body separately,
+        # and on a kept-alive connection Nagle would hold the body back for the client's
+        # delayed ACK (40 ms per call).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         getattr(self.server, "sim_connections", set()).add(self.connection)
         if getattr(self.server, "sim_closing", False):  # accepted while stop() was closing
             with contextlib.suppress(OSError):

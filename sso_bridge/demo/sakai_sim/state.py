@@ -47,10 +47,10 @@ def clean_eid(eid: str | None) -> str | None:
     return lowered.translate(_EID_REMOVED) if lowered else None
 
 
-def _hash_password(password: str) -> str:
+def _hash_password(password: str, rounds: int) -> str:
     salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS)
-    return f"pbkdf2_sha256${_PBKDF2_ROUNDS}${salt.hex()}${digest.hex()}"
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    return f"pbkdf2_sha256${rounds}${salt.hex()}${digest.hex()}"
 
 
 def _verify_password(password: str, stored: str | None) -> bool:
@@ -73,8 +73,8 @@ class SimUser:
     properties: dict[str, str] = field(default_factory=dict)
     super_user: bool = False
 
-    def set_password(self, password: str | None) -> None:
-        self.password_hash = _hash_password(password) if password else None
+    def set_password(self, password: str | None, rounds: int = _PBKDF2_ROUNDS) -> None:
+        self.password_hash = _hash_password(password, rounds) if password else None
 
     def display_name(self) -> str:
         name = f"{self.first} {self.last}".strip()
@@ -153,7 +153,7 @@ class SimState:
                     "org.sakaiproject.user.api.UserAlreadyDefinedException", f"{new_id} -{cleaned}"
                 )
             user = SimUser(new_id, cleaned, first, last, email, user_type, None)
-            user.set_password(password)
+            user.set_password(password, self.settings.password_hash_rounds)
             self.users[new_id] = user
             self.id_by_eid[cleaned] = new_id
             return user
