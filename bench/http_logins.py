@@ -92,7 +92,7 @@ class BridgeServer:
         self.config, env = write_config(workdir, base_url=self.url, sakai_url=sakai_url,
                                         idp={"metadata_file": "idp.xml"})
         settings = load_settings(self.config, env)
-        self.workers, self.threads = settings.server.workers, settings.server.threads
+        self.workers, self.threads = settings.server.worker_count(), settings.server.threads
         self.acs_url, self.sp_entity_id = settings.acs_url, settings.sp_entity_id
         self.log_path = workdir / "gunicorn.log"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SSO_BRIDGE_")}

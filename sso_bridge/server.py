@@ -61,7 +61,7 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None,
     env = os.environ
     return {
         "bind": bind or env.get("SSO_BRIDGE_BIND") or s.bind,
-        "workers": workers or int(env.get("SSO_BRIDGE_WORKERS") or s.workers),
+        "workers": workers or int(env.get("SSO_BRIDGE_WORKERS") or s.worker_count()),
         "threads": int(env.get("SSO_BRIDGE_THREADS") or s.threads),
         "worker_class": "gthread",
         "timeout": s.timeout_seconds,

@@ -119,11 +119,17 @@ class LimitsSection:
 @dataclass(frozen=True)
 class ServerSection:
     bind: str = "127.0.0.1:8000"
-    workers: int = 2
-    threads: int = 4
+    workers: int = 0
+    """gunicorn worker processes; 0: two per CPU this process may run on."""
+    threads: int = 8
+    """Threads per worker: logins waiting on Sakai leave the CPU to the others."""
     timeout_seconds: int = 30
     graceful_timeout_seconds: int = 30
     trusted_proxy_hops: int = 0
+
+    def worker_count(self) -> int:
+        """``workers``, with 0 resolved to two per CPU of this process (at least two)."""
+        return self.workers or max(2, 2 * len(os.sched_getaffinity(0)))
 
 
 @dataclass(frozen=True)
@@ -272,10 +278,13 @@ def validate(s: Settings) -> list[str]:
     for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
                        ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
                        ("store.login_timeout_seconds", s.store.login_timeout_seconds),
-                       ("server.workers", s.server.workers),
+                       ("server.threads", s.server.threads),
                        ("limits.max_saml_response_bytes", s.limits.max_saml_response_bytes)]:
         if value <= 0 and key != "idp.clock_skew_seconds" or value < 0:
             problems.append(f"'{key}': must be positive, got {value}")
+    if s.server.workers < 0:
+        problems.append(f"'server.workers': must be 0 (two per CPU) or positive, "
+                        f"got {s.server.workers}")
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
     return problems

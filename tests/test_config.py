@@ -153,3 +153,26 @@ def test_the_documented_example_configuration_is_valid(tmp_path: Path) -> None:
     assert settings.idp.allow_unsolicited is False
     assert settings.sakai.user_types["faculty"] == "maintain"
     assert settings.sakai.cookie.samesite == "Lax"
+
+
+def test_workers_default_to_two_per_cpu_and_gunicorn_gets_them(
+        config: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from sso_bridge.server import gunicorn_options
+
+    monkeypatch.delenv("SSO_BRIDGE_WORKERS", raising=False)
+    settings = load_settings(*config)
+    assert settings.server.workers == 0
+    cpus = len(os.sched_getaffinity(0))
+    assert gunicorn_options(settings)["workers"] == max(2, 2 * cpus)
+    assert gunicorn_options(settings)["threads"] == 8
+    path, env = config
+    path.write_text(path.read_text() + "\n[server]\nworkers = 3\nthreads = 2\n")
+    assert load_settings(path, env).server.worker_count() == 3
+    path.write_text(path.read_text().replace("workers = 3", "workers = -1")
+                    .replace("threads = 2", "threads = 0"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env)
+    assert any("'server.workers'" in p for p in caught.value.problems)
+    assert any("'server.threads'" in p for p in caught.value.problems)
