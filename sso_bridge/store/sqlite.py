@@ -35,6 +35,11 @@ class SqliteStore:
         # Connections are per thread and opened on first use, so a store built before
         # gunicorn forks its workers shares no connection with them.
         self._local = threading.local()
+        # SQLite lets one writer in at a time, and a writer that finds the file locked sleeps
+        # (1 ms, then longer) before it tries again. The threads of one process therefore
+        # queue for writing here, where waiting costs microseconds, and only the processes
+        # meet at SQLite's lock.
+        self._write_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -51,13 +56,17 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"state store {self.path}: {exc}") from exc
 
+    def _write(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
+        with self._write_lock:
+            return self._run(sql, args)
+
     def _maybe_purge(self) -> None:
         self._writes += 1
         if self._writes % _PURGE_EVERY == 0:
-            self._run("DELETE FROM state WHERE expires <= ?", (time.time(),))
+            self._write("DELETE FROM state WHERE expires <= ?", (time.time(),))
 
     def put(self, key: str, value: str, ttl: int) -> None:
-        self._run("INSERT OR REPLACE INTO state (key, value, expires) VALUES (?, ?, ?)",
+        self._write("INSERT OR REPLACE INTO state (key, value, expires) VALUES (?, ?, ?)",
                   (key, value, time.time() + ttl))
         self._maybe_purge()
 
@@ -67,8 +76,9 @@ class SqliteStore:
         return None if row is None else str(row[0])
 
     def take(self, key: str) -> str | None:
-        row = self._run("DELETE FROM state WHERE key = ? RETURNING value, expires",
-                        (key,)).fetchone()
+        with self._write_lock:  # RETURNING rows are only complete once fetched
+            row = self._run("DELETE FROM state WHERE key = ? RETURNING value, expires",
+                            (key,)).fetchone()
         if row is None or row[1] <= time.time():
             return None
         return str(row[0])
@@ -76,7 +86,7 @@ class SqliteStore:
     def add_once(self, key: str, ttl: int) -> bool:
         """One atomic statement: insert, or take over an expired row; a live row wins."""
         now = time.time()
-        cur = self._run("INSERT INTO state (key, value, expires) VALUES (?, '', ?) "
+        cur = self._write("INSERT INTO state (key, value, expires) VALUES (?, '', ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = '', expires = excluded.expires "
                         "WHERE state.expires <= ?", (key, now + ttl, now))
         self._maybe_purge()
