@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from sso_bridge.settings import Settings
 
@@ -25,6 +26,28 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         return self.application
+
+
+class AccessLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with a lean access line.
+
+    The line is ``client "METHOD /path" status bytes <ms>ms``: the path only, never the query
+    string (the url hand-off's session id is in a response Location, never in a request line
+    anyway). gunicorn's own ``access`` first builds a dictionary of every request header,
+    response header and environ entry (about 0.1 ms of CPU per request) for a format that
+    reads six of them.
+    """
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        millis = request_time.seconds * 1000 + request_time.microseconds // 1000
+        self.access_log.info('%s "%s %s" %s %s %sms', environ.get("REMOTE_ADDR", "-"),
+                             environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), status,
+                             getattr(resp, "sent", None), millis)
 
 
 _owned_metrics_dir: list[str] = []
@@ -71,9 +94,7 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None,
         "preload_app": True,
         "forwarded_allow_ips": "*" if s.trusted_proxy_hops else "127.0.0.1",
         "accesslog": "-",
-        # Logged request lines carry the path only: no query string (the url hand-off's
-        # session id is in a response Location, never in a request line anyway).
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "logger_class": AccessLogger,  # its access line: the path, no query string
         "errorlog": "-",
         "child_exit": _child_exit,
         "on_exit": _on_exit,

@@ -157,6 +157,7 @@ class Learner:
         return self.browser.post(bridge_url + "/saml/acs", allow_redirects=False, timeout=60,
                                  data={"SAMLResponse": saml_response, "RelayState": relay_state})
 
-    def login(self, bridge_url: str, post_to: str | None = None) -> requests.Response:
-        request_id, relay = self.start(bridge_url)
+    def login(self, bridge_url: str, post_to: str | None = None,
+              target: str | None = None) -> requests.Response:
+        request_id, relay = self.start(bridge_url, target)
         return self.post(post_to or bridge_url, self.response(request_id), relay)

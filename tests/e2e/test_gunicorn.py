@@ -165,3 +165,17 @@ def test_breaker_fails_fast_while_sakai_hangs_and_recovers(ops: Ops) -> None:
     assert reply.status_code == 302
     wait_until(lambda: requests.get(ops.bridge.url + "/readyz", timeout=5).ok, 15,
                "readiness after Sakai came back")  # every worker's breaker closes again
+
+
+def test_access_log_has_one_line_per_request_with_the_path_only(ops: Ops) -> None:
+    import re
+
+    target = ops.sakai.url + "/portal/site/access-log?x=secret-query"
+    reply = ops.learner("accesslog").login(ops.bridge.url, target=target)
+    assert reply.status_code == 302
+    time.sleep(0.2)
+    lines = [line for line in ops.bridge.log().splitlines() if '"GET /saml/login"' in line
+             or '"POST /saml/acs"' in line]
+    assert any(re.search(r'^\S+ "GET /saml/login" 302 \d+ \d+ms$', line) for line in lines)
+    assert any(re.search(r'^\S+ "POST /saml/acs" 302 \d+ \d+ms$', line) for line in lines)
+    assert "secret-query" not in ops.bridge.log()
