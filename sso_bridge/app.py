@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -18,6 +19,9 @@ from sso_bridge.web.views import bp
 
 # The bridge's pages are static HTML with inline styles: nothing else may load or run.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+# Set on every response by ``finish_request``; lower case, to spot them among a response's own.
+_OWN_HEADERS = frozenset({"x-request-id", "cache-control", "x-content-type-options",
+                          "x-frame-options", "content-security-policy"})
 _HTTP_ERRORS = {
     404: errors.NotFound("no such page"),
     405: errors.BadRequest("method not allowed"),
@@ -34,6 +38,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
         MAX_FORM_MEMORY_SIZE=settings.limits.max_saml_response_bytes * 2 + 8192,
         SESSION_COOKIE_SECURE=settings.bridge.base_url.startswith("https://"),
     )
+    app.session_interface = NoSession()
     app.extensions["sso_bridge"] = services
     if settings.server.trusted_proxy_hops:
         hops = settings.server.trusted_proxy_hops
@@ -43,22 +48,55 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     return app
 
 
+class NoSession(SessionInterface):
+    """The bridge keeps no Flask session: no session cookie is read, signed or set.
+
+    A pending login is its own signed cookie (``web.views``). Flask's signed-cookie session
+    would still build an itsdangerous serializer on every request, for nothing; with this
+    interface ``flask.session`` is a NullSession, which refuses writes.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
+def _security_headers(response: Response, request_id: str) -> None:
+    """X-Request-Id and Cache-Control replace a response's own, the others only fill in.
+
+    The bridge's responses carry none of these yet, so they are simply appended (werkzeug's
+    ``set``/``setdefault`` would scan the header list once per header, for the same result).
+    """
+    headers = response.headers
+    if any(key.lower() in _OWN_HEADERS for key, _ in headers):
+        headers["X-Request-Id"] = request_id
+        headers["Cache-Control"] = "no-store"
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", _CSP)
+        return
+    headers.add("X-Request-Id", request_id)
+    headers.add("Cache-Control", "no-store")
+    headers.add("X-Content-Type-Options", "nosniff")
+    headers.add("X-Frame-Options", "DENY")
+    if response.mimetype == "text/html":
+        headers.add("Content-Security-Policy", _CSP)
+
+
 def _register_hooks(app: Flask, services: Services) -> None:
     @app.before_request
     def start_request() -> None:
         services.refresher.ensure_running()
-        g.request_id = uuid.uuid4().hex[:16]
+        g.request_id = request_id = secrets.token_hex(8)
         g.started = time.perf_counter()
-        logs.request_id_var.set(g.request_id)
+        logs.request_id_var.set(request_id)
 
     @app.after_request
     def finish_request(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "-")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", _CSP)
+        _security_headers(response, g.get("request_id", "-"))
         if request.endpoint == "bridge.acs":
             _audit(services, response)
         return response
