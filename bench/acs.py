@@ -1,9 +1,9 @@
 """Part 1: ACS validation in process, one realistic signed response at a time.
 
 (a) ``bridge``: ``ServiceProvider.complete_login`` as assembled by ``build_services`` from a
-    production-style configuration: pre-checks, the pending login (SQLite store), validation
-    (``saml/response.py``: python3-saml's strict checks and the bridge's), the replay cache,
-    attributes → Identity.
+    production-style configuration: pre-checks, the pending login (its signed state),
+    validation (``saml/response.py``: python3-saml's strict checks and the bridge's), the
+    replay cache (SQLite), attributes → Identity.
 (b) ``demo``: python3-saml as its ``demo-flask`` uses it: ``OneLogin_Saml2_Auth`` built per
     request from ``settings.json`` + ``advanced_settings.json`` (``custom_base_path``), then
     ``process_response(request_id=...)``, ``get_errors()`` and the getters the demo calls;
@@ -97,13 +97,13 @@ def _bridge(with_speedups: bool = True) -> tuple[Any, Any]:
 
 def bridge_samples(n: int) -> list[float]:
     idp, sp = _bridge()
-    starts = [sp.begin_login(SAKAI + "/portal", "browser-1") for _ in range(n + WARMUP)]
+    starts = [sp.begin_login(SAKAI + "/portal") for _ in range(n + WARMUP)]
     posts = _responses(idp, [s.request_id for s in starts])
 
-    def call(saml_response: str, relay: str) -> Callable[[], object]:
-        return lambda: sp.complete_login(saml_response, relay, "browser-1")
+    def call(saml_response: str, relay: str, state: str) -> Callable[[], object]:
+        return lambda: sp.complete_login(saml_response, relay, state)
 
-    return _timed([call(p, s.relay_token) for p, s in zip(posts, starts, strict=True)])
+    return _timed([call(p, s.relay_token, s.state) for p, s in zip(posts, starts, strict=True)])
 
 
 def reused_samples(n: int, with_speedups: bool) -> list[float]:

@@ -7,8 +7,8 @@ from typing import Any
 from common import Summary
 
 ACS_LABELS = {
-    "bridge": "(a) bridge: `complete_login` (pre-checks, pending login + replay cache in "
-              "SQLite, python3-saml's strict checks and the bridge's, Identity)",
+    "bridge": "(a) bridge: `complete_login` (pre-checks, signed pending login, python3-saml's "
+              "strict checks and the bridge's, replay cache in SQLite, Identity)",
     "demo": "(b) python3-saml as its demo uses it (settings from JSON per request, "
             "`process_response`, getters)",
     "floor": "(c) floor: libxmlsec1 verify of both signatures (parsed document, key loaded)",

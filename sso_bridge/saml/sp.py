@@ -1,20 +1,26 @@
-"""The SAML service provider: python3-saml in strict mode, plus every check it leaves to us.
+"""The SAML service provider: AuthnRequests out, validated responses in.
 
-The only module (with ``saml/checks.py``) that touches ``onelogin``. No Flask: the web layer
-passes in the posted form fields and the browser's binding cookie, and gets back an
-:class:`Identity` and the learner's target, or a :class:`SamlError` with a stable code.
+python3-saml builds and signs the AuthnRequests and the SP metadata; ``saml/response.py``
+validates responses. No Flask: the web layer keeps the pending login's signed state in a cookie
+of the browser that started it, passes in the posted form fields and that cookie, and gets back
+an :class:`Identity` and the learner's target, or a :class:`SamlError` with a stable code.
+
+A pending login is not server state: its AuthnRequest ID and target travel in the browser's
+cookie, signed with ``SSO_BRIDGE_SECRET_KEY`` and timestamped, so starting a login writes
+nothing and any instance can finish it. It is single-use all the same: a completed login
+records its request ID, with the assertion ID, in the replay cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -28,15 +34,18 @@ from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store
 
-PENDING_PREFIX = "login:"
 REPLAY_PREFIX = "assertion:"
+REQUEST_PREFIX = "request:"
 
 @dataclass(frozen=True)
 class LoginStart:
     redirect_url: str
-    """Where to send the browser: the IdP's SSO URL with a signed AuthnRequest."""
+    """Where to send the browser: the IdP's SSO URL with an AuthnRequest."""
     request_id: str
     relay_token: str
+    """The RelayState: an opaque token naming this pending login."""
+    state: str
+    """The pending login, signed and timestamped: for a cookie of this browser only."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,8 @@ class ServiceProvider:
         self.settings = settings
         self.store = store
         self._trust = self._trusting(idp, saml_settings)
+        self._pending_logins = URLSafeTimedSerializer(settings.secrets.flask_secret_key,
+                                                      salt="sso-bridge pending login")
         # The URL python3-saml compares against comes from configuration, never from the
         # request's Host or X-Forwarded-* headers.
         acs = urlsplit(settings.acs_url)
@@ -149,17 +160,16 @@ class ServiceProvider:
 
     # --- starting a login -----------------------------------------------------------------
 
-    def begin_login(self, target: str, browser_key: str) -> LoginStart:
-        """A signed AuthnRequest for ``target``, remembered for this browser only."""
+    def begin_login(self, target: str) -> LoginStart:
+        """An AuthnRequest for ``target``, and the pending login's state for the browser."""
         auth = OneLogin_Saml2_Auth(self._request_data, old_settings=self.saml_settings)
         relay_token = secrets.token_urlsafe(24)
         url = auth.login(return_to=relay_token, set_nameid_policy=True)
         request_id = auth.get_last_request_id()
-        record = {"request_id": request_id, "target": target, "browser": _digest(browser_key),
-                  "created": time.time()}
-        self.store.put(PENDING_PREFIX + relay_token, json.dumps(record),
-                       self.settings.store.login_timeout_seconds)
-        return LoginStart(redirect_url=url, request_id=request_id, relay_token=relay_token)
+        state = self._pending_logins.dumps({"relay": relay_token, "request": request_id,
+                                            "target": target})
+        return LoginStart(redirect_url=url, request_id=request_id, relay_token=relay_token,
+                          state=state)
 
     def metadata(self) -> str:
         xml = self.saml_settings.get_sp_metadata()
@@ -171,21 +181,22 @@ class ServiceProvider:
     # --- completing a login ---------------------------------------------------------------
 
     def complete_login(self, saml_response: str, relay_state: str | None,
-                       browser_key: str | None, now: float | None = None) -> LoginResult:
+                       pending_state: str | None, now: float | None = None) -> LoginResult:
+        """``pending_state``: the browser's cookie for the login named by ``relay_state``."""
         now = time.time() if now is None else now
         parsed = checks.precheck(saml_response, self.settings.limits.max_saml_response_bytes)
         check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
         in_response_to = parsed.document.get("InResponseTo")
-        pending = self._pending(relay_state, in_response_to, browser_key)
+        pending = self._pending(relay_state, in_response_to, pending_state)
         trust = self._trust
         try:
             valid = response.validate(parsed, trust.expected,
-                                      pending["request_id"] if pending else None, now)
+                                      pending["request"] if pending else None, now)
         except errors.SamlError:
             raise
         except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
             raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
-        self._check_replay(valid, now)
+        self._check_replay(valid, pending["request"] if pending else None, now)
         identity = trust.attribute_map.identity(valid.assertion)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
@@ -193,7 +204,7 @@ class ServiceProvider:
         return LoginResult(identity=identity, target=target, unsolicited=pending is None)
 
     def _pending(self, relay_state: str | None, in_response_to: str | None,
-                 browser_key: str | None) -> dict[str, Any] | None:
+                 pending_state: str | None) -> dict[str, str] | None:
         if in_response_to is None:
             if not self.settings.idp.allow_unsolicited:
                 raise errors.SamlUnsolicited(
@@ -201,24 +212,35 @@ class ServiceProvider:
             return None
         if not relay_state or len(relay_state) > self.settings.limits.max_relay_state_bytes:
             raise errors.SamlInResponseTo("a solicited response came back without our RelayState")
-        raw = self.store.take(PENDING_PREFIX + relay_state)
-        if raw is None:
-            raise errors.LoginStateMissing("no pending login for this RelayState "
-                                           "(expired, already used, or never started here)")
-        pending: dict[str, Any] = json.loads(raw)
-        if pending["request_id"] != in_response_to:
+        if not pending_state:
+            raise errors.LoginStateMissing("this browser holds no pending login for this "
+                                           "RelayState (expired, already used, started in "
+                                           "another browser, or never started here)")
+        try:
+            pending: dict[str, str] = self._pending_logins.loads(
+                pending_state, max_age=self.settings.store.login_timeout_seconds)
+        except SignatureExpired as exc:
+            raise errors.LoginStateMissing("the pending login expired") from exc
+        except BadSignature as exc:
+            raise errors.SamlInResponseTo("the pending login's state is not ours") from exc
+        if pending["relay"] != relay_state:
+            raise errors.SamlInResponseTo("the pending login is not the one the RelayState names")
+        if pending["request"] != in_response_to:
             raise errors.SamlInResponseTo("InResponseTo does not match the pending AuthnRequest")
-        if not browser_key or not secrets.compare_digest(pending["browser"],
-                                                         _digest(browser_key)):
-            raise errors.SamlInResponseTo("the response was posted by another browser than the "
-                                          "one that started the login")
         return pending
 
-    def _check_replay(self, valid: response.Validated, now: float) -> None:
-        ttl = int(max(valid.expires - now, 0)) + self.settings.idp.clock_skew_seconds + 1
-        assertion_id = valid.assertion_id
-        if not self.store.add_once(REPLAY_PREFIX + _digest(assertion_id), ttl):
-            raise errors.SamlReplay(f"assertion {assertion_id[:80]} was already used")
+    def _check_replay(self, valid: response.Validated, request_id: str | None,
+                      now: float) -> None:
+        """Record the assertion ID (and the AuthnRequest ID it answers) once only."""
+        skew = self.settings.idp.clock_skew_seconds
+        ttl = int(max(valid.expires - now, 0)) + skew + 1
+        keys = [REPLAY_PREFIX + _digest(valid.assertion_id)]
+        if request_id is not None:
+            keys.append(REQUEST_PREFIX + _digest(request_id))
+            ttl = max(ttl, self.settings.store.login_timeout_seconds + skew + 1)
+        if not self.store.add_once(*keys, ttl=ttl):
+            raise errors.SamlReplay(f"assertion {valid.assertion_id[:80]} or the AuthnRequest "
+                                    "it answers was already used")
 
 
 def _digest(value: str) -> str:

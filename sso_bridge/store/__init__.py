@@ -1,4 +1,4 @@
-"""Expiring state shared by every worker (and every instance): pending logins, replay cache.
+"""Expiring state shared by every worker (and every instance): replay cache, account cache.
 
 Nothing that spans requests lives in process memory. Two backends: SQLite (the embedded default:
 one machine, any number of gunicorn workers) and Redis (several machines). Both raise
@@ -17,11 +17,9 @@ class Store(Protocol):
     def get(self, key: str) -> str | None:
         """The live value under ``key``, or None."""
 
-    def take(self, key: str) -> str | None:
-        """Atomically read and delete ``key``: a value can be taken once only."""
-
-    def add_once(self, key: str, ttl: int) -> bool:
-        """Record ``key`` for ``ttl`` seconds; False if it was already recorded (a replay)."""
+    def add_once(self, *keys: str, ttl: int) -> bool:
+        """Record ``keys`` for ``ttl`` seconds, in one round trip; False if any of them was
+        recorded already (a replay). Keys that were new stay recorded either way."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable if the store cannot be used."""

@@ -36,16 +36,12 @@ class RedisStore:
             raise self._fail(exc) from exc
         return None if value is None else str(value)
 
-    def take(self, key: str) -> str | None:
+    def add_once(self, *keys: str, ttl: int) -> bool:
         try:
-            value = self._redis.getdel(_PREFIX + key)
-        except redis.RedisError as exc:
-            raise self._fail(exc) from exc
-        return None if value is None else str(value)
-
-    def add_once(self, key: str, ttl: int) -> bool:
-        try:
-            return bool(self._redis.set(_PREFIX + key, "1", ex=max(ttl, 1), nx=True))
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.set(_PREFIX + key, "1", ex=max(ttl, 1), nx=True)
+            return all(pipe.execute())
         except redis.RedisError as exc:
             raise self._fail(exc) from exc
 

@@ -75,22 +75,17 @@ class SqliteStore:
                         (key, time.time())).fetchone()
         return None if row is None else str(row[0])
 
-    def take(self, key: str) -> str | None:
-        with self._write_lock:  # RETURNING rows are only complete once fetched
-            row = self._run("DELETE FROM state WHERE key = ? RETURNING value, expires",
-                            (key,)).fetchone()
-        if row is None or row[1] <= time.time():
-            return None
-        return str(row[0])
-
-    def add_once(self, key: str, ttl: int) -> bool:
-        """One atomic statement: insert, or take over an expired row; a live row wins."""
+    def add_once(self, *keys: str, ttl: int) -> bool:
+        """One atomic statement: insert each key, or take over its expired row; a live row
+        wins (and is not counted)."""
         now = time.time()
-        cur = self._write("INSERT INTO state (key, value, expires) VALUES (?, '', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = '', expires = excluded.expires "
-                        "WHERE state.expires <= ?", (key, now + ttl, now))
+        rows = ", ".join(["(?, '', ?)"] * len(keys))
+        args = [value for key in keys for value in (key, now + ttl)]
+        cur = self._write(f"INSERT INTO state (key, value, expires) VALUES {rows} "
+                          "ON CONFLICT(key) DO UPDATE SET value = '', "
+                          "expires = excluded.expires WHERE state.expires <= ?", (*args, now))
         self._maybe_purge()
-        return cur.rowcount == 1
+        return cur.rowcount == len(keys)
 
     def ping(self) -> None:
         self._run("SELECT 1", ())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +18,9 @@ from sso_bridge.web.targets import resolve_target
 
 log = logging.getLogger("sso_bridge.web")
 bp = Blueprint("bridge", __name__)
-BROWSER_COOKIE = "sso_bridge_browser"
+LOGIN_COOKIE_PREFIX = "sso_bridge_login_"
+"""+ the RelayState: one cookie per pending login, so logins started in two tabs both work."""
+_RELAY_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def services() -> Services:
@@ -38,24 +40,31 @@ def metadata() -> Response:
 @bp.get("/saml/login")
 def login() -> Response:
     target = _target(request.args.get("target"))
-    browser_key = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
-    start = services().sp.begin_login(target, browser_key)
+    start = services().sp.begin_login(target)
     log.debug("login started for a target on %s", urlsplit(target).netloc)
     response = redirect(start.redirect_url, code=302)
-    _set_browser_cookie(response, browser_key)
+    _set_login_cookie(response, start.relay_token, start.state)
     return response
 
 
-def _set_browser_cookie(response: Response, value: str) -> None:
-    """The cookie that binds a pending login to this browser.
+def _set_login_cookie(response: Response, relay_token: str, state: str | None) -> None:
+    """The pending login's signed state, kept by the browser that started it (None: drop it).
 
     It must come back on the IdP's cross-site POST to the ACS, so over HTTPS it is
     SameSite=None; Secure. Plain HTTP (a loopback demo) can only use Lax.
     """
-    https = services().settings.bridge.base_url.startswith("https://")
-    response.set_cookie(BROWSER_COOKIE, value, max_age=3600, httponly=True, secure=https,
-                        samesite="None" if https else "Lax",
+    s = services().settings
+    https = s.bridge.base_url.startswith("https://")
+    response.set_cookie(LOGIN_COOKIE_PREFIX + relay_token, state or "",
+                        max_age=s.store.login_timeout_seconds if state else 0, httponly=True,
+                        secure=https, samesite="None" if https else "Lax",
                         path=_bridge_path() + "/saml/")
+
+
+def _login_cookie(relay_state: str | None) -> str | None:
+    if not relay_state or not _RELAY_TOKEN.fullmatch(relay_state):
+        return None
+    return request.cookies.get(LOGIN_COOKIE_PREFIX + relay_state)
 
 
 def _bridge_path() -> str:
@@ -69,8 +78,8 @@ def acs() -> Response:
     if not saml_response:
         raise errors.BadRequest("POST to the ACS without a SAMLResponse field")
     svc = services()
-    result = svc.sp.complete_login(saml_response, request.form.get("RelayState"),
-                                   request.cookies.get(BROWSER_COOKIE))
+    relay_state = request.form.get("RelayState")
+    result = svc.sp.complete_login(saml_response, relay_state, _login_cookie(relay_state))
     g.identity = result.identity
     target = _landing(result.target, result.unsolicited)
     session = svc.provisioner.ensure_account(result.identity)
@@ -78,7 +87,10 @@ def acs() -> Response:
     log.info("login of %s complete in %.1f ms (account created=%s, updated=%s)",
              result.identity.eid, (time.perf_counter() - started) * 1000,
              session.account_created, session.account_updated)
-    return handoff_response(svc.settings.sakai, session, target)
+    response = handoff_response(svc.settings.sakai, session, target)
+    if not result.unsolicited and relay_state:
+        _set_login_cookie(response, relay_state, None)  # used: the browser may forget it
+    return response
 
 
 def _landing(target: str, unsolicited: bool) -> str:

@@ -81,17 +81,29 @@ def test_an_unsolicited_assertion_replayed_to_the_other_instance_is_refused(pair
     assert "(saml_replay)" in replay.text
 
 
+def test_several_keys_are_recorded_once_in_one_round_trip(pair: Pair) -> None:
+    from sso_bridge.store.redis import RedisStore
+
+    store = RedisStore(pair.redis.url)
+    assert store.add_once("assertion:r1", "request:r1", ttl=60) is True
+    assert store.add_once("assertion:r2", "request:r1", ttl=60) is False
+    assert store.add_once("assertion:r1", "request:r2", ttl=60) is False
+    assert store.add_once("assertion:r3", "request:r3", ttl=60) is True
+
+
 def test_redis_down_refuses_logins_cleanly_and_recovers_without_restart(pair: Pair) -> None:
     pair.redis.stop()
     try:
         learner = pair.learner("outage")
-        reply = learner.browser.get(pair.a.url + "/saml/login", allow_redirects=False, timeout=10)
-        assert reply.status_code == 503
-        assert "Sign-in is briefly unavailable" in reply.text
-        assert "(store_unavailable)" in reply.text
-        # A response that cannot be checked for replay is never accepted.
-        unchecked = learner.post(pair.b.url, learner.response(None), "")
+        # Starting a login needs no store (its state is the browser's signed cookie)...
+        request_id, relay = learner.start(pair.a.url)
+        # ...but a response that cannot be checked for replay is never accepted.
+        unchecked = learner.post(pair.b.url, learner.response(request_id), relay)
         assert unchecked.status_code == 503 and "JSESSIONID" not in learner.browser.cookies
+        assert "Sign-in is briefly unavailable" in unchecked.text
+        assert "(store_unavailable)" in unchecked.text
+        unsolicited = learner.post(pair.b.url, learner.response(None), "")
+        assert unsolicited.status_code == 503
         ready = requests.get(pair.b.url + "/readyz", timeout=10)
         assert ready.status_code == 503 and ready.json()["checks"]["store"]["ok"] is False
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import requests
 from lxml import etree
 
@@ -60,12 +62,15 @@ def test_bad_requests_get_pages_not_stack_traces(stack: DemoStack) -> None:
         assert reply.headers["Cache-Control"] == "no-store"
 
 
-def test_the_browser_binding_cookie_is_scoped_and_http_only(stack: DemoStack) -> None:
+def test_the_pending_login_cookie_is_scoped_signed_and_http_only(stack: DemoStack) -> None:
     reply = requests.get(stack.bridge_url + "/saml/login", allow_redirects=False, timeout=5)
+    relay = parse_qs(urlsplit(reply.headers["Location"]).query)["RelayState"][0]
     cookie = reply.headers["Set-Cookie"]
-    assert cookie.startswith("sso_bridge_browser=")
-    assert "HttpOnly" in cookie and "Path=/saml/" in cookie
+    assert cookie.startswith(f"sso_bridge_login_{relay}=")
+    assert "HttpOnly" in cookie and "Path=/saml/" in cookie and "Max-Age=600" in cookie
     assert "SameSite=Lax" in cookie  # plain-HTTP demo; over HTTPS it is SameSite=None; Secure
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert value.count(".") >= 2  # itsdangerous: payload, timestamp, signature
 
 
 def test_pages_forbid_scripts_and_framing(stack: DemoStack) -> None:

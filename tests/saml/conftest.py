@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,13 @@ class Bridge:
     settings: Settings
     sp: ServiceProvider
     store: SqliteStore
+    cookies: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each browser's pending-login cookies: relay token → signed state."""
 
     def start(self, target: str = SAKAI + "/portal", browser: str = "browser-1") -> Any:
-        return self.sp.begin_login(target, browser)
+        start = self.sp.begin_login(target)
+        self.cookies.setdefault(browser, {})[start.relay_token] = start.state
+        return start
 
     def response(self, in_response_to: str | None, **kwargs: Any) -> str:
         """A genuinely signed response (both signatures) for this bridge."""
@@ -47,7 +51,8 @@ class Bridge:
 
     def post(self, xml: str, relay_state: str | None, browser: str | None = "browser-1",
              **kwargs: Any) -> LoginResult:
-        return self.sp.complete_login(encode(xml), relay_state, browser, **kwargs)
+        state = self.cookies.get(browser or "", {}).get(relay_state or "")
+        return self.sp.complete_login(encode(xml), relay_state, state, **kwargs)
 
     def login(self, **kwargs: Any) -> LoginResult:
         start = self.start()

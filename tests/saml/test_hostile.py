@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 
@@ -40,8 +41,15 @@ def test_replay_of_the_same_post_is_refused(bridge: Bridge) -> None:
     request_id, relay = started(bridge)
     xml = bridge.response(request_id)
     bridge.post(xml, relay)
-    with pytest.raises((errors.SamlReplay, errors.LoginStateMissing)):
+    with pytest.raises(errors.SamlReplay):
         bridge.post(xml, relay)
+
+
+def test_a_second_assertion_for_a_used_authn_request_is_refused(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    bridge.post(bridge.response(request_id), relay)
+    with pytest.raises(errors.SamlReplay):  # a new assertion ID, the same pending login
+        bridge.post(bridge.response(request_id), relay)
 
 
 def test_replay_of_an_assertion_rewrapped_for_a_new_login_is_refused(bridge: Bridge) -> None:
@@ -73,10 +81,29 @@ def test_in_response_to_of_another_request_is_refused(bridge: Bridge) -> None:
 
 def test_response_posted_from_another_browser_is_refused(bridge: Bridge) -> None:
     request_id, relay = started(bridge)
-    refused(bridge, bridge.response(request_id), errors.SamlInResponseTo,
-            relay_state=relay, browser="attackers-browser")
     refused(bridge, bridge.response(request_id), errors.LoginStateMissing,
-            relay_state=relay)  # the pending login was used up: the attacker burnt it
+            relay_state=relay, browser="attackers-browser")
+    # The attacker's attempt did not use up the learner's pending login.
+    assert bridge.post(bridge.response(request_id), relay).identity.eid
+
+
+def test_a_pending_login_cookie_for_another_relay_state_is_refused(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    _, other_relay = started(bridge)
+    state = bridge.cookies["browser-1"][relay]
+    with pytest.raises(errors.SamlInResponseTo):
+        bridge.sp.complete_login(encode(bridge.response(request_id)), other_relay, state)
+
+
+def test_a_forged_or_expired_pending_login_cookie_is_refused(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    state = bridge.cookies["browser-1"][relay]
+    forged = state[:-4] + ("AAAA" if not state.endswith("AAAA") else "BBBB")
+    with pytest.raises(errors.SamlInResponseTo):
+        bridge.sp.complete_login(encode(bridge.response(request_id)), relay, forged)
+    later = time.time() + bridge.settings.store.login_timeout_seconds + 5
+    with mock.patch("time.time", return_value=later), pytest.raises(errors.LoginStateMissing):
+        bridge.sp.complete_login(encode(bridge.response(request_id)), relay, state)
 
 
 def test_solicited_response_without_relay_state_is_refused(bridge: Bridge) -> None:

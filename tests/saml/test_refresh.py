@@ -29,10 +29,10 @@ NEW = TestIdp(entity_id=OLD.entity_id)  # same IdP, rolled-over signing key
 
 def login(services: Services, idp: TestIdp) -> str:
     sp, settings = services.sp, services.settings
-    start = sp.begin_login(SAKAI + "/portal", "browser")
+    start = sp.begin_login(SAKAI + "/portal")
     xml = idp.signed_response(acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
                               in_response_to=start.request_id)
-    return sp.complete_login(encode(xml), start.relay_token, "browser").identity.eid
+    return sp.complete_login(encode(xml), start.relay_token, start.state).identity.eid
 
 
 def test_a_refreshed_key_is_trusted_and_the_old_one_no_longer(services: Services,
