@@ -15,8 +15,9 @@ document once with ``find``/``iter``:
 4. The protocol XSD (python3-saml's own schema files); for an encrypted assertion, the
    decrypted document as well.
 5. InResponseTo; encryption when required; one Conditions with NotBefore and NotOnOrAfter
-   within the clock skew; one AuthnStatement, its SessionNotOnOrAfter, the requested
-   AuthnContext; an AttributeStatement when required and no EncryptedAttribute.
+   within the clock skew (at most python3-saml's 300 s); one AuthnStatement, its
+   SessionNotOnOrAfter, the requested AuthnContext; an AttributeStatement when required and
+   no EncryptedAttribute.
 6. Destination equal to the ACS URL (python3-saml: a prefix); an Audience, and it is ours
    (python3-saml: only if present); the Issuers equal to the IdP's entity ID (python3-saml
    skips an empty one).
@@ -53,6 +54,7 @@ from sso_bridge.saml.checks import BEARER, DS, SAML, SAMLP, Parsed, check_signat
 from sso_bridge.saml.xmlsec_policy import RestrictedSignatureContext
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
+PYTHON3_SAML_DRIFT = 300  # OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT, seconds
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 PROTOCOL_SCHEMA = "saml-schema-protocol-2.0.xsd"
 
@@ -304,11 +306,12 @@ def _decrypted(document: Any, expected: Expected) -> Any:
 
 
 def _check_conditions(conditions: Any, expected: Expected, now: float) -> None:
+    skew = min(expected.clock_skew, PYTHON3_SAML_DRIFT)
     not_before = conditions.get("NotBefore")
-    if not_before and saml_time(not_before) > now + expected.clock_skew:
+    if not_before and saml_time(not_before) > now + skew:
         raise errors.SamlExpired(f"the assertion is not valid before {not_before}")
     not_after = conditions.get("NotOnOrAfter")
-    if not_after and saml_time(not_after) + expected.clock_skew <= now:
+    if not_after and saml_time(not_after) + skew <= now:
         raise errors.SamlExpired(f"the assertion expired at {not_after}")
 
 

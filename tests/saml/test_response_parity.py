@@ -143,3 +143,16 @@ def test_the_parser_has_python3_saml_s_settings() -> None:
     from onelogin.saml2.xmlparser import GlobalParserTLS
 
     assert GlobalParserTLS.parser_config == checks.PARSER_OPTIONS
+
+
+def test_a_clock_skew_above_python3_saml_s_drift_does_not_loosen_conditions(
+        tmp_path: Any, test_idp: Any) -> None:
+    from onelogin.saml2.constants import OneLogin_Saml2_Constants
+
+    from tests.saml.conftest import build_bridge
+
+    bridge = build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 600})
+    assert response.PYTHON3_SAML_DRIFT == OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT
+    xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-400)  # within 600, not 300
+    assert _python3_saml(bridge, xml) is None
+    assert _bridge(bridge, xml) is None
