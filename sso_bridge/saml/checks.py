@@ -88,7 +88,7 @@ def precheck(saml_response: str, max_bytes: int) -> Parsed:
         raise SamlTooLarge(f"SAMLResponse is {len(saml_response)} characters of base64; "
                            f"the limit is {max_bytes} bytes decoded")
     try:
-        xml = binascii.a2b_base64("".join(saml_response.split()), strict_mode=True)
+        xml = _decode(saml_response)
     except (binascii.Error, ValueError) as exc:
         raise SamlMalformed(f"SAMLResponse is not base64: {exc}") from exc
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
@@ -102,6 +102,14 @@ def precheck(saml_response: str, max_bytes: int) -> Parsed:
     for signature in document.iter(f"{{{DS}}}Signature"):
         check_signature(signature, document)
     return Parsed(xml=xml, document=document)
+
+
+def _decode(saml_response: str) -> bytes:
+    """Strict base64; line breaks and spaces (some IdPs wrap at 76 columns) are allowed."""
+    try:
+        return binascii.a2b_base64(saml_response, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return binascii.a2b_base64("".join(saml_response.split()), strict_mode=True)
 
 
 def check_signature(signature: Any, document: Any) -> None:

@@ -162,10 +162,12 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
         raise errors.SamlInvalid("the response is not signed and the SP requires it")
     if signed_response is None and signed_assertion is None:
         raise errors.SamlInvalid("no signature found")
+    for root in (document, work) if work is not document else (document,):
+        xmlsec.tree.add_ids(root, ["ID"])  # what the References' "#<ID>" resolve to
     if signed_response is not None:
-        _verify(signed_response, document, expected.idp_keys)
+        _verify(signed_response, expected.idp_keys)
     if signed_assertion is not None:
-        _verify(signed_assertion, work, expected.idp_keys)
+        _verify(signed_assertion, expected.idp_keys)
     _check_age(assertion.get("IssueInstant"), "assertion IssueInstant", expected, now)
     _check_age(document.get("IssueInstant"), "response IssueInstant", expected, now)
     name_id, name_id_format = _name_id(assertion, expected)
@@ -408,9 +410,8 @@ def _check_age(stamp: str | None, what: str, expected: Expected, now: float) -> 
 # --- signatures ----------------------------------------------------------------------------
 
 
-def _verify(signature: Any, root: Any, keys: tuple[xmlsec.Key, ...]) -> None:
+def _verify(signature: Any, keys: tuple[xmlsec.Key, ...]) -> None:
     """libxmlsec1 verifies ``signature`` with any of the IdP's keys, or the response is refused."""
-    xmlsec.tree.add_ids(root, ["ID"])
     for key in keys:
         context = RestrictedSignatureContext()
         context.key = key  # libxmlsec1 works on a duplicate

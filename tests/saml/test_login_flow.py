@@ -108,3 +108,14 @@ def test_sp_metadata_is_signed_when_configured(tmp_path: Path, test_idp: TestIdp
                           extra={"sp": {"sign_metadata": True}}).sp.metadata()
     assert "<ds:Signature" not in plain
     assert "<ds:Signature" in signed and "rsa-sha256" in signed
+
+
+def test_a_response_whose_base64_is_wrapped_in_lines_is_accepted(bridge: Bridge) -> None:
+    import textwrap
+
+    from tests.samlfactory.idp import encode
+
+    start = bridge.start()
+    posted = "\r\n".join(textwrap.wrap(encode(bridge.response(start.request_id)), 76))
+    state = bridge.cookies["browser-1"][start.relay_token]
+    assert bridge.sp.complete_login(posted, start.relay_token, state).identity.eid
