@@ -39,7 +39,7 @@ NAMEID_SOURCE = "nameid"
 
 @dataclass(frozen=True)
 class Assertion:
-    """What the bridge reads from a validated assertion (through python3-saml's getters only)."""
+    """What the bridge reads from a validated assertion (``saml/response.py``)."""
 
     idp_entity_id: str
     name_id: str

@@ -124,8 +124,8 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
              now: float) -> Validated:
     """Every check of the module docstring, in its order; the first failure raises."""
     document = parsed.document
-    work = _decrypted(document, expected) if _child(document, _ENCRYPTED_ASSERTION) is not None \
-        else document
+    encrypted = document.find(_ENCRYPTED_ASSERTION) is not None
+    work = _decrypted(document, expected) if encrypted else document  # as python3-saml: first
     if document.get("Version") != "2.0":
         raise errors.SamlInvalid("unsupported SAML version")
     if document.get("ID") is None:
@@ -194,10 +194,6 @@ def saml_time(stamp: str) -> float:
 
 
 # --- structure -----------------------------------------------------------------------------
-
-
-def _child(parent: Any, tag: str) -> Any:
-    return parent.find(tag)
 
 
 def _exactly_one(parent: Any, tag: str, name: str) -> Any:

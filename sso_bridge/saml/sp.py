@@ -37,6 +37,7 @@ from sso_bridge.store import Store
 REPLAY_PREFIX = "assertion:"
 REQUEST_PREFIX = "request:"
 
+
 @dataclass(frozen=True)
 class LoginStart:
     redirect_url: str
