@@ -7,6 +7,7 @@ are read from ``SSO_BRIDGE_<NAME>`` or from the file named by ``SSO_BRIDGE_<NAME
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import typing
@@ -120,7 +121,7 @@ class LimitsSection:
 class ServerSection:
     bind: str = "127.0.0.1:8000"
     workers: int = 0
-    """gunicorn worker processes; 0: two per CPU this process may run on."""
+    """gunicorn worker processes; 0: two per CPU this process may use (at most 16)."""
     threads: int = 8
     """Threads per worker: logins waiting on Sakai leave the CPU to the others."""
     timeout_seconds: int = 30
@@ -128,8 +129,30 @@ class ServerSection:
     trusted_proxy_hops: int = 0
 
     def worker_count(self) -> int:
-        """``workers``, with 0 resolved to two per CPU of this process (at least two)."""
-        return self.workers or max(2, 2 * len(os.sched_getaffinity(0)))
+        """``workers``, with 0 resolved to two per usable CPU, at least 2 and at most 16."""
+        return self.workers or min(16, max(2, 2 * usable_cpus()))
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: its affinity, capped by a container's cgroup CPU quota
+    (a container sees every CPU of its host, and would otherwise start a worker for each)."""
+    cpus = len(os.sched_getaffinity(0))
+    quota = _cgroup_cpu_quota(cgroup)
+    return max(1, min(cpus, math.ceil(quota))) if quota else cpus
+
+
+def _cgroup_cpu_quota(cgroup: Path) -> float | None:
+    try:  # cgroup v2: "<quota|max> <period>"
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means none
+        quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

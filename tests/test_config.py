@@ -160,12 +160,14 @@ def test_workers_default_to_two_per_cpu_and_gunicorn_gets_them(
     import os
 
     from sso_bridge.server import gunicorn_options
+    from sso_bridge.settings import usable_cpus
 
     monkeypatch.delenv("SSO_BRIDGE_WORKERS", raising=False)
     settings = load_settings(*config)
     assert settings.server.workers == 0
     cpus = len(os.sched_getaffinity(0))
-    assert gunicorn_options(settings)["workers"] == max(2, 2 * cpus)
+    assert gunicorn_options(settings)["workers"] == min(16, max(2, 2 * usable_cpus()))
+    assert usable_cpus() <= cpus
     assert gunicorn_options(settings)["threads"] == 8
     path, env = config
     path.write_text(path.read_text() + "\n[server]\nworkers = 3\nthreads = 2\n")
@@ -176,3 +178,25 @@ def test_workers_default_to_two_per_cpu_and_gunicorn_gets_them(
         load_settings(path, env)
     assert any("'server.workers'" in p for p in caught.value.problems)
     assert any("'server.threads'" in p for p in caught.value.problems)
+
+
+def test_a_container_cpu_quota_caps_the_default_workers(tmp_path: Path) -> None:
+    import os
+
+    from sso_bridge.settings import usable_cpus
+
+    cpus = len(os.sched_getaffinity(0))
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("50000 100000\n")  # half a CPU
+    assert usable_cpus(v2) == 1
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(v2) == cpus
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert usable_cpus(v1) == cpus
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert usable_cpus(v1) == 1
+    assert usable_cpus(tmp_path / "none") == cpus
