@@ -200,3 +200,17 @@ def test_a_container_cpu_quota_caps_the_default_workers(tmp_path: Path) -> None:
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     assert usable_cpus(v1) == 1
     assert usable_cpus(tmp_path / "none") == cpus
+
+
+def test_gunicorn_freezes_the_preloaded_app_before_forking(
+        config: tuple[Path, dict[str, str]]) -> None:
+    import gc
+
+    from sso_bridge.server import gunicorn_options
+
+    options = gunicorn_options(load_settings(*config))
+    try:
+        options["when_ready"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
