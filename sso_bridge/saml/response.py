@@ -230,8 +230,9 @@ def _check_status(document: Any) -> None:
 
 
 def _check_one_assertion(document: Any, work: Any) -> None:
-    count = sum(1 for tag in (_ASSERTION, _ENCRYPTED_ASSERTION) for _ in document.iter(tag))
-    if count != 1 or (work is not document and sum(1 for _ in work.iter(_ASSERTION)) != 1):
+    count = len(document.findall(".//" + _ASSERTION)) + len(
+        document.findall(".//" + _ENCRYPTED_ASSERTION))
+    if count != 1 or (work is not document and len(work.findall(".//" + _ASSERTION)) != 1):
         raise errors.SamlInvalid("a SAML Response must contain exactly one assertion")
 
 
@@ -468,9 +469,10 @@ def _values(attribute: Any) -> list[Any]:
     values: list[Any] = []
     for value in attribute.iterchildren(_ATTRIBUTE_VALUE):
         text = _text(value)
-        if text and text.strip():
-            values.append(text.strip())
-        values.extend({"NameID": {"Format": n.get("Format"),
-                                  "NameQualifier": n.get("NameQualifier"), "value": n.text}}
-                      for n in value.iterchildren(_NAME_ID))
+        if text and (text := text.strip()):
+            values.append(text)
+        if len(value):  # a nested NameID (eduPersonTargetedID), as python3-saml reads it
+            values.extend({"NameID": {"Format": n.get("Format"),
+                                      "NameQualifier": n.get("NameQualifier"), "value": n.text}}
+                          for n in value.iterchildren(_NAME_ID))
     return values

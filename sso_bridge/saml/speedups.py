@@ -29,7 +29,6 @@ every replacement with the original on genuine and hostile input.
 
 from __future__ import annotations
 
-import calendar
 import copy
 import functools
 import hashlib
@@ -37,7 +36,7 @@ import logging
 import re
 import threading
 import types
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -181,22 +180,23 @@ def _with_cached_keys(module: types.ModuleType) -> types.ModuleType:
 
 # --- timestamps ----------------------------------------------------------------------------
 
-_CANONICAL_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+# The form IdPs send, with or without a fraction (python3-saml drops it either way).
+_CANONICAL_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?Z")
 
 
 def parse_saml_to_time(timestr: Any) -> Any:
     """``OneLogin_Saml2_Utils.parse_SAML_to_time`` without ``strptime`` for the usual form.
 
-    ``yyyy-mm-ddThh:mm:ssZ`` with a valid date and time gives exactly what ``strptime`` gives;
-    anything else (fractions, other digits, invalid dates) goes to the original. Nothing is
-    cached: timestamps are read before the signature is checked, so they are the sender's.
+    ``yyyy-mm-ddThh:mm:ss[.fff]Z`` with a valid date and time gives exactly what ``strptime``
+    gives (whole seconds); anything else (other digits, invalid dates) goes to the original.
+    Nothing is cached: timestamps are read before the signature is checked, so they are the
+    sender's.
     """
     match = _CANONICAL_TIME.fullmatch(timestr) if isinstance(timestr, str) else None
     if match is not None:
-        year, month, day, hour, minute, second = (int(g) for g in match.groups())
         try:
-            return calendar.timegm(
-                datetime(year, month, day, hour, minute, second).utctimetuple())
+            return int(datetime(*map(int, match.groups()), tzinfo=UTC).timestamp())
         except ValueError:
             pass
     return ORIGINALS["parse_SAML_to_time"](timestr)
