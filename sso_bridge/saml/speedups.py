@@ -195,8 +195,9 @@ def parse_saml_to_time(timestr: Any) -> Any:
     """
     match = _CANONICAL_TIME.fullmatch(timestr) if isinstance(timestr, str) else None
     if match is not None:
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
         try:
-            return int(datetime(*map(int, match.groups()), tzinfo=UTC).timestamp())
+            return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
         except ValueError:
             pass
     return ORIGINALS["parse_SAML_to_time"](timestr)
