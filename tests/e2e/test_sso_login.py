@@ -31,6 +31,8 @@ def test_first_login_creates_the_account_and_hands_over_a_session(stack: DemoSta
     assert account["type"] == "student"
     portal = browser.get(reply.headers["Location"], timeout=5)
     assert "Alice Anderson" in portal.text
+    # The pending login's cookie was used up and dropped.
+    assert not [c.name for c in browser.cookies if c.name.startswith("sso_bridge_login_")]
 
 
 def test_idp_metadata_was_loaded_from_its_url(stack: DemoStack) -> None:
