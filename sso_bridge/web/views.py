@@ -21,6 +21,9 @@ bp = Blueprint("bridge", __name__)
 LOGIN_COOKIE_PREFIX = "sso_bridge_login_"
 """+ the RelayState: one cookie per pending login, so logins started in two tabs both work."""
 _RELAY_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+MAX_PENDING_LOGINS = 5
+"""More pending-login cookies than this (a learner clicking "Log in" again and again) are
+dropped, so the Cookie header never grows past what servers accept."""
 
 
 def services() -> Services:
@@ -43,6 +46,11 @@ def login() -> Response:
     start = services().sp.begin_login(target)
     log.debug("login started for a target on %s", urlsplit(target).netloc)
     response = redirect(start.redirect_url, code=302)
+    pending = [name.removeprefix(LOGIN_COOKIE_PREFIX) for name in request.cookies
+               if name.startswith(LOGIN_COOKIE_PREFIX)]
+    if len(pending) >= MAX_PENDING_LOGINS:
+        for relay_token in pending:
+            _set_login_cookie(response, relay_token, None)
     _set_login_cookie(response, start.relay_token, start.state)
     return response
 

@@ -33,6 +33,29 @@ def test_binding_cookie_survives_the_idps_cross_site_post(client: FlaskClient) -
     assert "lms.example.edu" not in reply.headers["Location"].split("RelayState=")[1]
 
 
+def test_pending_login_cookies_stay_few_however_often_login_is_clicked(
+        client: FlaskClient) -> None:
+    from sso_bridge.web.views import LOGIN_COOKIE_PREFIX, MAX_PENDING_LOGINS
+
+    jar: dict[str, str] = {}  # the browser's cookies for /sso/saml/ (the proxy strips /sso)
+    seen = []
+    for _ in range(3 * MAX_PENDING_LOGINS):
+        for name, value in jar.items():
+            client.set_cookie(name, value, path="/")
+        reply = client.get("/saml/login")
+        assert reply.status_code == 302
+        for header in reply.headers.getlist("Set-Cookie"):
+            name, value = header.split(";", 1)[0].split("=", 1)
+            client.delete_cookie(name, path="/")
+            if "Max-Age=0" in header:
+                jar.pop(name, None)
+            else:
+                jar[name] = value
+        seen.append(sum(1 for name in jar if name.startswith(LOGIN_COOKIE_PREFIX)))
+    assert max(seen) == MAX_PENDING_LOGINS
+    assert seen[:MAX_PENDING_LOGINS] == list(range(1, MAX_PENDING_LOGINS + 1))
+
+
 def test_a_forged_host_header_changes_nothing(client: FlaskClient) -> None:
     reply = client.get("/saml/login", headers={"Host": "evil.example",
                                                "X-Forwarded-Host": "evil.example"})
