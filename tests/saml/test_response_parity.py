@@ -156,3 +156,16 @@ def test_a_clock_skew_above_python3_saml_s_drift_does_not_loosen_conditions(
     xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-400)  # within 600, not 300
     assert _python3_saml(bridge, xml) is None
     assert _bridge(bridge, xml) is None
+
+
+def test_an_encrypted_name_id_reads_the_same(bridge: Bridge) -> None:
+    from tests.samlfactory.encrypt import encrypt_name_id
+
+    idp = bridge.idp
+    sp_cert = bridge.settings.path(bridge.settings.sp.certificate_file).read_text()
+    xml = idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=REQUEST_ID,
+                             name_id="hidden@example.org")
+    signed = idp.sign(encrypt_name_id(xml, sp_cert), response=True, assertion=True)
+    assert "EncryptedID" in signed and "<saml:NameID" not in signed
+    seen = _same(bridge, signed)
+    assert seen is not None and seen["name_id"] == "hidden@example.org"

@@ -18,6 +18,21 @@ def encrypt_assertion(xml: str, sp_cert_pem: str, *, data: str = "aes256-gcm",
     root = etree.fromstring(xml.encode())
     assertion = root.find(f"{{{NS['saml']}}}Assertion")
     assert assertion is not None
+    _encrypt(root, assertion, "EncryptedAssertion", sp_cert_pem, data, key)
+    return etree.tostring(root, encoding="unicode")
+
+
+def encrypt_name_id(xml: str, sp_cert_pem: str) -> str:
+    """Replace the Subject's NameID of ``xml`` (before signing) by an EncryptedID for the SP."""
+    root = etree.fromstring(xml.encode())
+    name_id = root.find(f".//{{{NS['saml']}}}Subject/{{{NS['saml']}}}NameID")
+    assert name_id is not None
+    _encrypt(root, name_id, "EncryptedID", sp_cert_pem, "aes256-gcm", "rsa-oaep")
+    return etree.tostring(root, encoding="unicode")
+
+
+def _encrypt(root: etree._Element, element: etree._Element, wrapper_name: str,
+             sp_cert_pem: str, data: str, key: str) -> None:
     template = xmlsec.template.encrypted_data_create(root, DATA[data], type=C.TypeEncElement,
                                                      ns="xenc")
     xmlsec.template.encrypted_data_ensure_cipher_value(template)
@@ -29,8 +44,7 @@ def encrypt_assertion(xml: str, sp_cert_pem: str, *, data: str = "aes256-gcm",
     context = xmlsec.EncryptionContext(manager)
     bits = 256 if data.startswith("aes256") else 128
     context.key = xmlsec.Key.generate(C.KeyDataAes, bits, C.KeyDataTypeSession)
-    encrypted = context.encrypt_xml(template, assertion)
-    wrapper = etree.Element(f"{{{NS['saml']}}}EncryptedAssertion")
+    encrypted = context.encrypt_xml(template, element)
+    wrapper = etree.Element(f"{{{NS['saml']}}}{wrapper_name}")
     encrypted.addprevious(wrapper)
     wrapper.append(encrypted)
-    return etree.tostring(root, encoding="unicode")
