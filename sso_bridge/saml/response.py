@@ -162,8 +162,8 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
         raise errors.SamlInvalid("the response is not signed and the SP requires it")
     if signed_response is None and signed_assertion is None:
         raise errors.SamlInvalid("no signature found")
-    for root in (document, work) if work is not document else (document,):
-        xmlsec.tree.add_ids(root, ["ID"])  # what the References' "#<ID>" resolve to
+    for tree in _trees(document, work):
+        xmlsec.tree.add_ids(tree, ["ID"])  # what the References' "#<ID>" resolve to
     if signed_response is not None:
         _verify(signed_response, expected.idp_keys)
     if signed_assertion is not None:
@@ -272,9 +272,14 @@ def _signed_elements(document: Any, work: Any) -> tuple[Any, Any]:
     return response_signature, assertion_signature
 
 
+def _trees(document: Any, work: Any) -> tuple[Any, ...]:
+    """The document as received, and its decrypted copy if there is one."""
+    return (document,) if work is document else (document, work)
+
+
 def _check_schema(document: Any, work: Any) -> None:
     schema = speedups.schema(PROTOCOL_SCHEMA)
-    for tree in (document, work) if work is not document else (document,):
+    for tree in _trees(document, work):
         if not schema.validate(tree):
             raise errors.SamlInvalid("the response does not match saml-schema-protocol-2.0.xsd")
 
