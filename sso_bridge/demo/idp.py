@@ -112,7 +112,6 @@ class SimpleSamlIdp:
         self.base_url = f"http://{host}:{self.port}/simplesaml/"
         self.entity_id = self.metadata_url = self.base_url + "saml2/idp/metadata.php"
         self.sso_url = self.base_url + "saml2/idp/SSOService.php"
-        self.slo_url = self.base_url + "saml2/idp/SingleLogoutService.php"
         self.log_path = self.workdir / "log" / "simplesamlphp.log"
         self.server_log_path = self.workdir / "log" / "php-server.log"
 

@@ -78,8 +78,8 @@ def parse(xml: bytes) -> Any:
 
 @dataclass(frozen=True)
 class Parsed:
-    xml: bytes
-    document: Any  # the lxml root python3-saml will validate: the one and only parse
+    document: Any
+    """The lxml root of the response: the one and only parse, pre-checked."""
 
 
 def precheck(saml_response: str, max_bytes: int) -> Parsed:
@@ -101,7 +101,7 @@ def precheck(saml_response: str, max_bytes: int) -> Parsed:
         raise SamlMalformed(f"the root element is {document.tag}, not samlp:Response")
     for signature in document.iter(f"{{{DS}}}Signature"):
         check_signature(signature, document)
-    return Parsed(xml=xml, document=document)
+    return Parsed(document=document)
 
 
 def _decode(saml_response: str) -> bytes:

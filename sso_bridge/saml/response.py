@@ -196,6 +196,11 @@ def saml_time(stamp: str) -> float:
 # --- structure -----------------------------------------------------------------------------
 
 
+def _shown(value: str) -> str:
+    """A value from the response, for a log line: quoted (no line breaks) and cut short."""
+    return repr(value[:200])
+
+
 def _exactly_one(parent: Any, tag: str, name: str) -> Any:
     found = parent.findall(tag)
     if len(found) != 1:
@@ -225,8 +230,8 @@ def _check_status(document: Any) -> None:
         elif not messages:
             sub = codes[0].findall(_STATUS_CODE)
             message = sub[0].values()[0] if len(sub) == 1 and sub[0].values() else ""
-        detail = f"the IdP answered {code.rsplit(':', 1)[-1]}"
-        raise errors.SamlStatus(f"{detail} -> {message}" if message else detail)
+        detail = f"the IdP answered {_shown(code.rsplit(':', 1)[-1])}"
+        raise errors.SamlStatus(f"{detail} -> {_shown(message)}" if message else detail)
 
 
 def _check_one_assertion(document: Any, work: Any) -> None:
@@ -250,8 +255,8 @@ def _signed_elements(document: Any, work: Any) -> tuple[Any, Any]:
     for signature in work.iter(_SIGNATURE):
         parent = signature.getparent()
         if parent.tag not in (_RESPONSE, _ASSERTION):
-            raise errors.SamlInvalid(f"a signature on {parent.tag} (only the Response and the "
-                                     "Assertion may be signed)")
+            raise errors.SamlInvalid(f"a signature on {_shown(parent.tag)} (only the Response "
+                                     "and the Assertion may be signed)")
         element_id = parent.get("ID")
         if not element_id:
             raise errors.SamlInvalid("a signed element has no ID")
@@ -326,7 +331,7 @@ def _check_authn_context(authn_statement: Any, expected: Expected) -> None:
              for ref in context.findall(_AUTHN_CONTEXT_CLASS_REF)]
     unmatched = {str(f) for f in found} - set(expected.requested_authn_contexts)
     if unmatched:
-        raise errors.SamlInvalid(f"AuthnContext {', '.join(sorted(unmatched))} was not "
+        raise errors.SamlInvalid(f"AuthnContext {_shown(', '.join(sorted(unmatched)))} was not "
                                  "requested")
 
 
@@ -346,7 +351,7 @@ def _check_audience(conditions: Any, expected: Expected) -> None:
     if not audiences:
         raise errors.SamlAudience("the assertion has no AudienceRestriction")
     if expected.sp_entity_id not in audiences:
-        raise errors.SamlAudience(f"the assertion is for {audiences}, not "
+        raise errors.SamlAudience(f"the assertion is for {_shown(' '.join(audiences))}, not "
                                   f"{expected.sp_entity_id}")
 
 

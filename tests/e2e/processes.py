@@ -12,6 +12,9 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from sso_bridge.demo.configfile import write_config
+from sso_bridge.demo.sakai_sim.config import SimConfig
+from sso_bridge.demo.sakai_sim.server import SakaiSimulator
 from tests.samlfactory.idp import TestIdp, default_attributes, encode
 
 
@@ -161,3 +166,38 @@ class Learner:
               target: str | None = None) -> requests.Response:
         request_id, relay = self.start(bridge_url, target)
         return self.post(post_to or bridge_url, self.response(request_id), relay)
+
+
+@dataclass
+class Rig:
+    """The bridge under gunicorn, the Sakai simulator it talks to, and the IdP it trusts."""
+
+    idp: TestIdp
+    sakai: SakaiSimulator
+    bridge: BridgeProcess
+
+    def learner(self, name: str) -> Learner:
+        base = self.bridge.url
+        return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
+                       base + "/saml/metadata")
+
+    def sim(self, route: str, payload: object) -> None:
+        requests.post(f"{self.sakai.url}/_sim/{route}", json=payload, timeout=5).raise_for_status()
+
+
+@contextmanager
+def running_rig(workdir: Path, *, sim_config: SimConfig | None = None,
+                extra: dict[str, Any] | None = None) -> Iterator[Rig]:
+    """A :class:`Rig` with 2 workers × 16 threads, stopped on exit."""
+    sakai = SakaiSimulator(sim_config).serve()
+    port = free_port()
+    try:
+        idp, config, env = trusting_config(workdir, sakai.url, sakai.config.admin_password,
+                                           f"http://127.0.0.1:{port}", extra=extra)
+        bridge = BridgeProcess(config, env, port=port, workers=2, threads=16).start()
+        try:
+            yield Rig(idp, sakai, bridge)
+        finally:
+            bridge.stop()
+    finally:
+        sakai.stop()

@@ -6,51 +6,25 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
 from sso_bridge.demo.sakai_sim.config import SimConfig
-from sso_bridge.demo.sakai_sim.server import SakaiSimulator
-from tests.e2e.processes import BridgeProcess, Learner, free_port, trusting_config, wait_until
-from tests.samlfactory.idp import TestIdp
-
-
-@dataclass
-class Ops:
-    idp: TestIdp
-    sakai: SakaiSimulator
-    bridge: BridgeProcess
-
-    def learner(self, name: str) -> Learner:
-        base = self.bridge.url
-        return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
-                       base + "/saml/metadata")
-
-    def sim(self, route: str, payload: object) -> None:
-        requests.post(f"{self.sakai.url}/_sim/{route}", json=payload, timeout=5).raise_for_status()
+from tests.e2e.processes import Rig, running_rig, wait_until
 
 
 @pytest.fixture(scope="module")
-def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
+def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = Path(tmp_path_factory.mktemp("gunicorn"))
-    sakai = SakaiSimulator(SimConfig(hang_seconds=3.0,
-                                      admin_password="sim-admin-Pa55-7f3c9")).serve()
-    port = free_port()
-    idp, config, env = trusting_config(
-        workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
-        extra={"sakai": {"read_timeout_seconds": 0.5, "breaker_failures": 3,
-                         "breaker_cooldown_seconds": 5.0},
-               "server": {"graceful_timeout_seconds": 30},
-               "logging": {"audit_file": str(workdir / "audit.jsonl")}})
-    bridge = BridgeProcess(config, env, port=port, workers=2, threads=16).start()
-    try:
-        yield Ops(idp, sakai, bridge)
-    finally:
-        bridge.stop()
-        sakai.stop()
+    with running_rig(workdir, sim_config=SimConfig(hang_seconds=3.0,
+                                                   admin_password="sim-admin-Pa55-7f3c9"),
+                     extra={"sakai": {"read_timeout_seconds": 0.5, "breaker_failures": 3,
+                                      "breaker_cooldown_seconds": 5.0},
+                            "server": {"graceful_timeout_seconds": 30},
+                            "logging": {"audit_file": str(workdir / "audit.jsonl")}}) as rig:
+        yield rig
 
 
 def counter(metrics: str, name: str, **labels: str) -> float:
@@ -62,11 +36,11 @@ def counter(metrics: str, name: str, **labels: str) -> float:
     return total
 
 
-def scrape(ops: Ops) -> str:
+def scrape(ops: Rig) -> str:
     return requests.get(ops.bridge.url + "/metrics", timeout=5).text
 
 
-def test_logins_work_across_workers_and_metrics_move(ops: Ops) -> None:
+def test_logins_work_across_workers_and_metrics_move(ops: Rig) -> None:
     assert len(ops.bridge.worker_pids()) == 2
     before = scrape(ops)
     for i in range(6):
@@ -94,7 +68,7 @@ def test_logins_work_across_workers_and_metrics_move(ops: Ops) -> None:
     assert 0 < counter(after, "sso_bridge_sp_certificate_days_to_expiry") <= 30
 
 
-def test_audit_log_has_one_json_line_per_attempt_and_no_secrets(ops: Ops) -> None:
+def test_audit_log_has_one_json_line_per_attempt_and_no_secrets(ops: Rig) -> None:
     import json
 
     learner = ops.learner("audited")
@@ -115,7 +89,7 @@ def test_audit_log_has_one_json_line_per_attempt_and_no_secrets(ops: Ops) -> Non
     assert "<samlp:" not in everything and "PHNhbWxw" not in everything  # no SAML, raw or base64
 
 
-def test_sigterm_during_a_burst_loses_no_in_flight_login(ops: Ops) -> None:
+def test_sigterm_during_a_burst_loses_no_in_flight_login(ops: Rig) -> None:
     learners = [ops.learner(f"sigterm{i}") for i in range(20)]
     starts = [lr.start(ops.bridge.url) for lr in learners]
     responses = [lr.response(rid) for lr, (rid, _) in zip(learners, starts, strict=True)]
@@ -142,7 +116,7 @@ def test_sigterm_during_a_burst_loses_no_in_flight_login(ops: Ops) -> None:
     assert sorted(results) == [302] * len(learners)
 
 
-def test_breaker_fails_fast_while_sakai_hangs_and_recovers(ops: Ops) -> None:
+def test_breaker_fails_fast_while_sakai_hangs_and_recovers(ops: Rig) -> None:
     ops.sim("fail-next", {"*": ["timeout"] * 60})
     timings: list[float] = []
     for i in range(16):  # each worker opens its circuit after 3 timeouts of 0.5 s
@@ -167,7 +141,7 @@ def test_breaker_fails_fast_while_sakai_hangs_and_recovers(ops: Ops) -> None:
                "readiness after Sakai came back")  # every worker's breaker closes again
 
 
-def test_access_log_has_one_line_per_request_with_the_path_only(ops: Ops) -> None:
+def test_access_log_has_one_line_per_request_with_the_path_only(ops: Rig) -> None:
     import re
 
     target = ops.sakai.url + "/portal/site/access-log?x=secret-query"

@@ -11,41 +11,24 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from sso_bridge.demo.sakai_sim.server import SakaiSimulator
-from tests.e2e.processes import BridgeProcess, Learner, free_port, trusting_config
-from tests.samlfactory.idp import TestIdp
+from tests.e2e.processes import Learner, Rig, running_rig
 
 LEARNERS = 200
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@dataclass
-class Rig:
-    idp: TestIdp
-    sakai: SakaiSimulator
-    bridge: BridgeProcess
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = Path(tmp_path_factory.mktemp("load"))
-    sakai = SakaiSimulator().serve()
-    port = free_port()
-    idp, config, env = trusting_config(
-        workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
-        extra={"logging": {"level": "WARNING", "audit_file": str(workdir / "audit.jsonl")}})
-    bridge = BridgeProcess(config, env, port=port, workers=2, threads=16).start()
-    try:
-        yield Rig(idp, sakai, bridge)
-    finally:
-        bridge.stop()
-        sakai.stop()
+    with running_rig(workdir, extra={"logging": {"level": "WARNING",
+                                                 "audit_file": str(workdir / "audit.jsonl")}}) \
+            as rig:
+        yield rig
 
 
 def burst(rig: Rig, learners: list[Learner]) -> dict[str, float]:
@@ -98,9 +81,7 @@ def rss_mb(pid: int) -> float:
 
 
 def test_200_first_time_then_200_returning_learners(rig: Rig) -> None:
-    base = rig.bridge.url
-    learners = [Learner(rig.idp, f"load{i:03d}@example.org", base + "/saml/acs",
-                        base + "/saml/metadata") for i in range(LEARNERS)]
+    learners = [rig.learner(f"load{i:03d}") for i in range(LEARNERS)]
     first = burst(rig, learners)
     check_sessions(rig, learners)
     users = requests.get(rig.sakai.url + "/_sim/users", timeout=10).json()

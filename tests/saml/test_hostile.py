@@ -291,3 +291,16 @@ def test_idp_error_status_is_reported_as_such(bridge: Bridge) -> None:
     request_id, relay = started(bridge)
     xml = bridge.response(request_id, status_code="urn:oasis:names:tc:SAML:2.0:status:Responder")
     refused(bridge, xml, errors.SamlStatus, relay_state=relay)
+
+
+def test_an_idp_status_message_reaches_the_log_quoted_and_cut_short(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=bridge.settings.sp_entity_id,
+                                    in_response_to=request_id,
+                                    status_code="urn:oasis:names:tc:SAML:2.0:status:Requester")
+    forged_line = "\n2026-11-28 INFO login of admin@example.org complete"
+    xml = xml.replace("</samlp:Status>", f"<samlp:StatusMessage>{'x' * 5000}{forged_line}"
+                                         "</samlp:StatusMessage></samlp:Status>")
+    with pytest.raises(errors.SamlStatus) as refused:
+        bridge.post(xml, relay)
+    assert "\n" not in refused.value.detail and len(refused.value.detail) < 400
