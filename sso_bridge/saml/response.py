@@ -50,7 +50,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sso_bridge import errors
 from sso_bridge.saml import speedups
 from sso_bridge.saml.attributes import Assertion
-from sso_bridge.saml.checks import BEARER, DS, SAML, SAMLP, Parsed, check_signature
+from sso_bridge.saml.checks import BEARER, DS, SAML, SAMLP, Parsed, check_signature, children
 from sso_bridge.saml.xmlsec_policy import RestrictedSignatureContext
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
@@ -124,13 +124,14 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
              now: float) -> Validated:
     """Every check of the module docstring, in its order; the first failure raises."""
     document = parsed.document
-    encrypted = document.find(_ENCRYPTED_ASSERTION) is not None
+    top = children(document)
+    encrypted = _ENCRYPTED_ASSERTION in top
     work = _decrypted(document, expected) if encrypted else document  # as python3-saml: first
     if document.get("Version") != "2.0":
         raise errors.SamlInvalid("unsupported SAML version")
     if document.get("ID") is None:
         raise errors.SamlInvalid("the Response has no ID")
-    _check_status(document)
+    _check_status(top.get(_STATUS, []))
     _check_one_assertion(document, work)
     signed_response, signed_assertion = _signed_elements(document, work)
     _check_schema(document, work)
@@ -139,23 +140,25 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
         raise errors.SamlInResponseTo("InResponseTo does not match the AuthnRequest")
     if work is document and expected.want_encrypted:
         raise errors.SamlInvalid("the assertion is not encrypted and the SP requires it")
-    assertion = _the_assertion(work)
-    conditions = _exactly_one(assertion, _CONDITIONS, "Conditions")
+    assertion = _the_assertion(top if work is document else children(work))
+    parts = children(assertion)
+    conditions = _exactly_one(parts, _CONDITIONS, "Conditions")
     _check_conditions(conditions, expected, now)
-    authn_statement = _exactly_one(assertion, _AUTHN_STATEMENT, "AuthnStatement")
+    authn_statement = _exactly_one(parts, _AUTHN_STATEMENT, "AuthnStatement")
     _check_authn_context(authn_statement, expected)
-    statements = assertion.findall(_ATTRIBUTE_STATEMENT)
+    statements = parts.get(_ATTRIBUTE_STATEMENT, [])
     if expected.want_attribute_statement and not statements:
         raise errors.SamlInvalid("the assertion has no AttributeStatement")
     if any(s.find(_ENCRYPTED_ATTRIBUTE) is not None for s in statements):
         raise errors.SamlInvalid("EncryptedAttribute is not supported")
     _check_destination(document, expected)
     _check_audience(conditions, expected)
-    _check_issuers(document, assertion, expected)
+    _check_issuers(top.get(_ISSUER, []), parts.get(_ISSUER, []), expected)
     session_end = authn_statement.get("SessionNotOnOrAfter")
     if session_end is not None and saml_time(session_end) <= now:
         raise errors.SamlExpired(f"the session ended at {session_end} (SessionNotOnOrAfter)")
-    expires = _bearer_confirmation(assertion, in_response_to, expected, now)
+    subject = parts[_SUBJECT][0] if _SUBJECT in parts else None
+    expires = _bearer_confirmation(subject, in_response_to, expected, now)
     if expected.want_assertion_signed and signed_assertion is None:
         raise errors.SamlInvalid("the assertion is not signed and the SP requires it")
     if expected.want_response_signed and signed_response is None:
@@ -170,7 +173,7 @@ def validate(parsed: Parsed, expected: Expected, request_id: str | None,
         _verify(signed_assertion, expected.idp_keys)
     _check_age(assertion.get("IssueInstant"), "assertion IssueInstant", expected, now)
     _check_age(document.get("IssueInstant"), "response IssueInstant", expected, now)
-    name_id, name_id_format = _name_id(assertion, expected)
+    name_id, name_id_format = _name_id(subject, expected)
     attributes, friendly_attributes = _attributes(statements)
     return Validated(
         assertion=Assertion(
@@ -201,8 +204,8 @@ def _shown(value: str) -> str:
     return repr(value[:200])
 
 
-def _exactly_one(parent: Any, tag: str, name: str) -> Any:
-    found = parent.findall(tag)
+def _exactly_one(parts: dict[str, list[Any]], tag: str, name: str) -> Any:
+    found = parts.get(tag, [])
     if len(found) != 1:
         raise errors.SamlInvalid(f"the assertion must hold one {name}, it holds {len(found)}")
     return found[0]
@@ -214,8 +217,7 @@ def _text(node: Any) -> str | None:
     return node.text  # type: ignore[no-any-return]
 
 
-def _check_status(document: Any) -> None:
-    statuses = document.findall(_STATUS)
+def _check_status(statuses: list[Any]) -> None:
     if len(statuses) != 1:
         raise errors.SamlInvalid("the Response has no Status")
     codes = statuses[0].findall(_STATUS_CODE)
@@ -235,17 +237,16 @@ def _check_status(document: Any) -> None:
 
 
 def _check_one_assertion(document: Any, work: Any) -> None:
-    count = len(document.findall(".//" + _ASSERTION)) + len(
-        document.findall(".//" + _ENCRYPTED_ASSERTION))
-    if count != 1 or (work is not document and len(work.findall(".//" + _ASSERTION)) != 1):
+    count = sum(1 for _ in document.iter(_ASSERTION, _ENCRYPTED_ASSERTION))
+    if count != 1 or (work is not document and sum(1 for _ in work.iter(_ASSERTION)) != 1):
         raise errors.SamlInvalid("a SAML Response must contain exactly one assertion")
 
 
-def _the_assertion(work: Any) -> Any:
-    assertion = work.find(_ASSERTION)
-    if assertion is None:  # the one assertion is somewhere else than under the Response
+def _the_assertion(top: dict[str, list[Any]]) -> Any:
+    """The assertion among the children of the (decrypted) Response."""
+    if _ASSERTION not in top:  # the one assertion is somewhere else than under the Response
         raise errors.SamlInvalid("the assertion is not a child of the Response")
-    return assertion
+    return top[_ASSERTION][0]
 
 
 def _signed_elements(document: Any, work: Any) -> tuple[Any, Any]:
@@ -355,11 +356,10 @@ def _check_audience(conditions: Any, expected: Expected) -> None:
                                   f"{expected.sp_entity_id}")
 
 
-def _check_issuers(document: Any, assertion: Any, expected: Expected) -> None:
-    response_issuers = document.findall(_ISSUER)
+def _check_issuers(response_issuers: list[Any], assertion_issuers: list[Any],
+                   expected: Expected) -> None:
     if len(response_issuers) > 1:
         raise errors.SamlInvalid("the Response has several Issuers")
-    assertion_issuers = assertion.findall(_ISSUER)
     if len(assertion_issuers) != 1:
         raise errors.SamlInvalid("the assertion must have one Issuer")
     for issuer, required in ((response_issuers[0] if response_issuers else None, False),
@@ -370,10 +370,9 @@ def _check_issuers(document: Any, assertion: Any, expected: Expected) -> None:
                                      f"{expected.idp_entity_id}")
 
 
-def _bearer_confirmation(assertion: Any, in_response_to: str | None, expected: Expected,
+def _bearer_confirmation(subject: Any, in_response_to: str | None, expected: Expected,
                          now: float) -> float:
     """The NotOnOrAfter of the first bearer confirmation that holds; else the reason none does."""
-    subject = assertion.find(_SUBJECT)
     confirmations = [] if subject is None else [
         data for confirmation in subject.findall(_SUBJECT_CONFIRMATION)
         if confirmation.get("Method") == BEARER
@@ -434,8 +433,7 @@ def _verify(signature: Any, keys: tuple[xmlsec.Key, ...]) -> None:
 # --- what the bridge reads -----------------------------------------------------------------
 
 
-def _name_id(assertion: Any, expected: Expected) -> tuple[str, str | None]:
-    subject = assertion.find(_SUBJECT)
+def _name_id(subject: Any, expected: Expected) -> tuple[str, str | None]:
     name_id = None
     if subject is not None:
         encrypted = subject.find(f"{_ENCRYPTED_ID}/{_ENCRYPTED_DATA}")
