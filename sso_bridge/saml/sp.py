@@ -191,23 +191,30 @@ class ServiceProvider:
         """``pending_state``: the browser's cookie for the login named by ``relay_state``."""
         now = time.time() if now is None else now
         parsed = checks.precheck(saml_response, self.settings.limits.max_saml_response_bytes)
-        check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
-        in_response_to = parsed.document.get("InResponseTo")
-        pending = self._pending(relay_state, in_response_to, pending_state)
-        trust = self._trust
-        try:
-            valid = response.validate(parsed, trust.expected,
-                                      pending["request"] if pending else None, now)
-        except errors.SamlError:
-            raise
-        except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
-            raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
-        self._check_replay(valid, pending["request"] if pending else None, now)
-        identity = trust.attribute_map.identity(valid.assertion)
+        pending = self._pending(relay_state, parsed.document.get("InResponseTo"), pending_state)
+        request_id = pending["request"] if pending else None
+        valid, identity = self.validate(parsed, request_id, now)
+        self._check_replay(valid, request_id, now)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
         target = pending["target"] if pending else (relay_state or "")
         return LoginResult(identity=identity, target=target, unsolicited=pending is None)
+
+    def validate(self, parsed: checks.Parsed, request_id: str | None,
+                 now: float) -> tuple[response.Validated, Identity]:
+        """The response's own checks (``saml/response.py``) and the learner it names.
+
+        Only the pending login and the replay cache are left to :meth:`complete_login`.
+        """
+        check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
+        trust = self._trust
+        try:
+            valid = response.validate(parsed, trust.expected, request_id, now)
+        except errors.SamlError:
+            raise
+        except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
+            raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
+        return valid, trust.attribute_map.identity(valid.assertion)
 
     def _pending(self, relay_state: str | None, in_response_to: str | None,
                  pending_state: str | None) -> dict[str, str] | None:
