@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
@@ -41,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         yield demo
 
 
-def sim_control(stack: DemoStack, route: str, payload: object = None) -> object:
+def sim_control(stack: DemoStack, route: str, payload: dict[str, Any] | None = None) -> Any:
     """Talk to the simulator's test-only control API."""
     url = f"{stack.sakai.url}/_sim/{route}"
     reply = requests.post(url, json=payload, timeout=5) if payload is not None else \

@@ -181,7 +181,7 @@ class Rig:
         return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
                        base + "/saml/metadata")
 
-    def sim(self, route: str, payload: object) -> None:
+    def sim(self, route: str, payload: dict[str, Any]) -> None:
         requests.post(f"{self.sakai.url}/_sim/{route}", json=payload, timeout=5).raise_for_status()
 
 

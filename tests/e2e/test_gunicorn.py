@@ -74,7 +74,7 @@ def test_audit_log_has_one_json_line_per_attempt_and_no_secrets(ops: Rig) -> Non
     learner = ops.learner("audited")
     reply = learner.login(ops.bridge.url)
     assert reply.status_code == 302
-    session_id = learner.browser.cookies["JSESSIONID"].split(".")[0]
+    session_id = str(learner.browser.cookies["JSESSIONID"]).split(".")[0]
     audit = ops.bridge.config.parent / "audit.jsonl"
     time.sleep(0.2)
     lines = [json.loads(line) for line in audit.read_text().splitlines()]

@@ -60,7 +60,7 @@ def test_login_started_on_one_instance_completes_on_the_other(pair: Pair) -> Non
     request_id, relay = learner.start(pair.a.url)
     reply = learner.post(pair.b.url, learner.response(request_id), relay)
     assert reply.status_code == 302, reply.text
-    assert learner.browser.cookies["JSESSIONID"].endswith(".sakai")
+    assert str(learner.browser.cookies["JSESSIONID"]).endswith(".sakai")
 
 
 def test_a_captured_post_replayed_to_the_other_instance_is_refused(pair: Pair) -> None:

@@ -17,7 +17,7 @@ class Clock:
 
 
 def test_opens_after_consecutive_failures_and_fails_fast() -> None:
-    clock, changes = Clock(), []
+    clock, changes = Clock(), list[str]()
     breaker = CircuitBreaker(failures=3, cooldown=30, clock=clock, on_change=changes.append)
     for _ in range(2):
         breaker.before_call("checkForUser")
@@ -39,7 +39,7 @@ def test_a_success_resets_the_count() -> None:
 
 
 def test_half_open_lets_one_trial_through_then_closes_on_success() -> None:
-    clock, changes = Clock(), []
+    clock, changes = Clock(), list[str]()
     breaker = CircuitBreaker(failures=1, cooldown=10, clock=clock, on_change=changes.append)
     breaker.failure()
     clock.now += 10

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask, Response, session
 from flask.sessions import NullSession
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from sso_bridge.app import create_app
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
@@ -52,7 +53,7 @@ def app(settings: Settings) -> Flask:
 
 
 def _login(client: FlaskClient, idp: TestIdp, settings: Settings,
-           eid: str) -> tuple[Response, Response]:
+           eid: str) -> tuple[TestResponse, TestResponse]:
     start = client.get("/saml/login")
     query = parse_qs(urlsplit(start.headers["Location"]).query)
     authn = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
@@ -65,11 +66,11 @@ def _login(client: FlaskClient, idp: TestIdp, settings: Settings,
     return start, reply  # type: ignore[return-value]
 
 
-def _cookie_names(response: Response) -> list[str]:
+def _cookie_names(response: Response | TestResponse) -> list[str]:
     return [c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie")]
 
 
-def _assert_own_headers(response: Response, html: bool) -> None:
+def _assert_own_headers(response: Response | TestResponse, html: bool) -> None:
     names = [k.lower() for k, _ in response.headers]
     for name in (*OWN, "Content-Security-Policy"):
         assert names.count(name.lower()) == (1 if html or name in OWN else 0), (name, names)
