@@ -79,9 +79,10 @@ class SakaiSim:
 
 
 class BridgeServer:
-    """``sso-bridge serve`` with the production settings of a fresh configuration."""
+    """``sso-bridge serve`` with the production settings of a fresh configuration; with
+    ``skeleton``, ``skeleton.py`` instead: the same gunicorn and Flask, no bridge work."""
 
-    def __init__(self, workdir: Path, idp: Any, sakai_url: str) -> None:
+    def __init__(self, workdir: Path, idp: Any, sakai_url: str, skeleton: bool = False) -> None:
         from sso_bridge.demo.configfile import write_config
         from sso_bridge.settings import load_settings
 
@@ -100,8 +101,10 @@ class BridgeServer:
         metrics.mkdir(exist_ok=True)
         clean["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         with self.log_path.open("ab") as log:
+            program = [str(Path(__file__).with_name("skeleton.py"))] if skeleton else \
+                ["-m", "sso_bridge.cli", "serve"]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sso_bridge.cli", "serve", "--config", str(self.config),
+                [sys.executable, *program, "--config", str(self.config),
                  "--bind", f"{HOST}:{self.port}"],
                 cwd=ROOT, env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)

@@ -5,6 +5,8 @@
 2. Whole logins over HTTP (``http_logins.py``): the bridge under gunicorn against the Sakai
    simulator at 0 ms and 20 ms per call, first-time and returning learners, 100 concurrent.
 3. Shibboleth SP (``shibboleth.py``) on the same machine, same IdP key, same client.
+4. For reference, the serving stack alone (``skeleton.py``): gunicorn and Flask answering the
+   same two requests per login with no bridge work.
 
 Prints Markdown tables and the targets of issue 5, met or not. Loopback only; every load loop
 is bounded in count and time. Full run: a few minutes on 2 cores; ``--quick``: under a minute.
@@ -85,6 +87,23 @@ def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[list
     return rows, memory
 
 
+def skeleton_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any]:
+    """gunicorn + Flask with the bridge's options, routes that answer and do nothing else."""
+    server = BridgeServer(workdir / "skeleton", idp, "http://127.0.0.1:9", skeleton=True)
+    try:
+        eids = [f"skeleton-{i:05d}@example.org" for i in range(args.logins)]
+        row = scenario(bridge_driver(server, "http://127.0.0.1:9"), idp, eids,
+                       concurrency=args.concurrency, time_limit=args.time_limit,
+                       cpu=server.cpu)
+    finally:
+        server.stop()
+    row.update(sp="gunicorn + Flask alone (`skeleton.py`)", latency="–", kind="any",
+               concurrency=args.concurrency)
+    print(f"  serving stack alone: {row['rate']:.0f} logins/s, {row['cpu_ms']:.2f} ms CPU",
+          file=sys.stderr, flush=True)
+    return row
+
+
 def shib_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any] | str:
     why = shibboleth.missing()
     if why:
@@ -110,7 +129,8 @@ def shib_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any
 
 
 def targets(acs_results: dict[str, Any], rows: list[dict[str, Any]],
-            memory: dict[str, Any], shib: dict[str, Any] | str) -> list[str]:
+            memory: dict[str, Any], shib: dict[str, Any] | str,
+            skeleton: dict[str, Any] | None = None) -> list[str]:
     """Issue 5's targets, each ticked or not, with the figures that decide it."""
     a, a_plus = acs_results["validation"], acs_results["bridge"]
     b, c = acs_results["demo"], acs_results["floor"]
@@ -127,14 +147,14 @@ def targets(acs_results: dict[str, Any], rows: list[dict[str, Any]],
         (all(r["errors"] == 0 for r in rows),
          f"zero errors at {rows[0]['concurrency']} concurrent learners: "
          + ", ".join(str(r["errors"]) for r in rows)),
-        *_versus_shibboleth(rows, shib),
+        *_versus_shibboleth(rows, shib, skeleton),
         _memory_target(memory),
     ]
     return [f"- [{'x' if ok else ' '}] {text}" for ok, text in found]
 
 
-def _versus_shibboleth(rows: list[dict[str, Any]],
-                       shib: dict[str, Any] | str) -> list[tuple[bool, str]]:
+def _versus_shibboleth(rows: list[dict[str, Any]], shib: dict[str, Any] | str,
+                       skeleton: dict[str, Any] | None) -> list[tuple[bool, str]]:
     if not isinstance(shib, dict):
         return [(False, f"Shibboleth SP comparison: not run: {shib}")]
     each = [f"({r['latency']}, {r['kind']})" for r in rows]
@@ -144,7 +164,8 @@ def _versus_shibboleth(rows: list[dict[str, Any]],
          + ", ".join(f"{r['rate']:.0f}/s {e}" for r, e in zip(rows, each, strict=True))),
         (all(r["cpu_ms"] <= shib["cpu_ms"] / 2 for r in rows),
          f"bridge CPU per login ≤ half of Shibboleth's ({shib['cpu_ms']:.2f} ms): "
-         + ", ".join(f"{r['cpu_ms']:.2f} ms {e}" for r, e in zip(rows, each, strict=True))),
+         + ", ".join(f"{r['cpu_ms']:.2f} ms {e}" for r, e in zip(rows, each, strict=True))
+         + (f"; gunicorn + Flask alone: {skeleton['cpu_ms']:.2f} ms" if skeleton else "")),
     ]
 
 
@@ -168,6 +189,8 @@ def arguments() -> argparse.Namespace:
                         help="also python3-saml with settings reused, without and with the "
                              "speed-ups")
     parser.add_argument("--skip-shibboleth", action="store_true")
+    parser.add_argument("--skip-skeleton", action="store_true",
+                        help="leave out the serving stack alone (gunicorn + Flask)")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="seconds per load phase before the remaining logins count as errors")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
@@ -179,8 +202,8 @@ def arguments() -> argparse.Namespace:
 
 
 def http_part(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any],
-                                                 dict[str, Any] | str]:
-    """Parts 2 and 3, with one IdP key trusted by the bridge and by Shibboleth."""
+                                                 dict[str, Any] | str, dict[str, Any] | None]:
+    """Parts 2, 3 and 4, with one IdP key trusted by the bridge and by Shibboleth."""
     from tests.samlfactory.idp import TestIdp
 
     workdir = Path(tempfile.mkdtemp(prefix="sso-bridge-bench-"))
@@ -190,12 +213,13 @@ def http_part(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
         rows, memory = bridge_rows(args, workdir, idp)
         shib = "skipped (--skip-shibboleth)" if args.skip_shibboleth else \
             shib_row(args, workdir, idp)
+        skeleton = None if args.skip_skeleton else skeleton_row(args, workdir, idp)
     finally:
         if args.keep:
             print(f"(work folder kept: {workdir})", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return rows, memory, shib
+    return rows, memory, shib, skeleton
 
 
 def main() -> None:
@@ -208,8 +232,9 @@ def main() -> None:
     acs_results = acs.measure(variants, args.acs_samples, 2 if args.quick else 3)
     print(acs_table(acs_results) + "\n", flush=True)
 
-    rows, memory, shib = http_part(args)
-    table_rows = rows + ([shib] if isinstance(shib, dict) else [])
+    rows, memory, shib, skeleton = http_part(args)
+    table_rows = rows + ([shib] if isinstance(shib, dict) else []) + ([skeleton] if skeleton
+                                                                       else [])
     print(http_table(table_rows) + "\n")
     for r in table_rows:
         if r["error_samples"]:
@@ -217,7 +242,8 @@ def main() -> None:
                   + "; ".join(r["error_samples"]) + "\n")
     sim = ", ".join(f"{r['sim_cpu_ms']:.2f} ({r['latency']}, {r['kind']})" for r in rows)
     print(f"Sakai simulator CPU ms/login (not counted as the bridge's): {sim}\n")
-    print("Targets (issue 5):\n\n" + "\n".join(targets(acs_results, rows, memory, shib)))
+    print("Targets (issue 5):\n\n" + "\n".join(targets(acs_results, rows, memory, shib,
+                                                     skeleton)))
     print(f"\nTotal bench time {time.monotonic() - began:.0f} s.")
     if args.json:
         raw = {"acs": {k: vars(v) for k, v in acs_results.items()}, "http": table_rows,
