@@ -13,8 +13,9 @@ and on the body. No cookies (the ``Set-Cookie`` of Sakai's login is never stored
 back), no redirects, no proxies, no compression.
 
 A connection idle for longer than ``idle_seconds`` is not reused (below Tomcat's default
-keep-alive timeout of 20 s), so a request is rarely sent on a connection the server already
-closed; when that still happens the error is :class:`TransportError` like any other failure,
+keep-alive timeout of 20 s), nor one on which the server sent anything unasked (a 408, or its
+close), so a request is rarely sent on a connection the server already closed; when that still
+happens the error is :class:`TransportError` like any other failure,
 and the caller decides whether the call is safe to repeat. A reply the transport cannot frame
 is ``TransportError("broken")``, and its connection is never used again.
 """
@@ -22,12 +23,12 @@ is ``TransportError("broken")``, and its connection is never used again.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 MAX_REPLY_BYTES = 1024 * 1024
@@ -53,16 +54,63 @@ class _Unframed(Exception):
     """The reply does not follow HTTP/1.1 framing (or the connection ended inside it)."""
 
 
+class _Reader:
+    """The receiving side of a connection: lines and exact sizes out of one buffer."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def readline(self, limit: int) -> bytes:
+        """Up to and including the next line feed; ``limit`` bytes at most; less at the end."""
+        while True:
+            end = self._buffer.find(b"\n", 0, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            if len(self._buffer) >= limit or not self._fill():
+                return self._take(min(limit, len(self._buffer)))
+
+    def read(self, size: int) -> bytes:
+        """``size`` bytes, or fewer if the server closed first."""
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(min(size, len(self._buffer)))
+
+    def holds_data(self) -> bool:
+        return bool(self._buffer)
+
+    def _fill(self) -> bool:
+        chunk = self._sock.recv(65536)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
 @dataclass(eq=False)  # one per socket: hashed and compared by identity
 class _Connection:
     sock: socket.socket
-    reader: BinaryIO
+    reader: _Reader
     last_used: float
 
+    def has_unread(self) -> bool:
+        """Whether the server sent something nobody asked for (a 408 before it closed an idle
+        connection, the close itself, or bytes after its reply): a request sent now could read
+        that as its answer."""
+        if self.reader.holds_data():
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        poll = select.poll()
+        poll.register(self.sock, select.POLLIN)
+        return bool(poll.poll(0))
+
     def close(self) -> None:
-        for closing in (self.reader.close, self.sock.close):
-            with contextlib.suppress(OSError):
-                closing()
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
 
 class Transport:
@@ -109,7 +157,8 @@ class Transport:
 
     def _connection(self) -> _Connection:
         current: _Connection | None = getattr(self._local, "current", None)
-        if current is not None and time.monotonic() - current.last_used < self._idle_seconds:
+        if current is not None and time.monotonic() - current.last_used < self._idle_seconds \
+                and not current.has_unread():
             return current
         if current is not None:
             self._discard(current)
@@ -140,7 +189,7 @@ class Transport:
             raise TransportError("connect", f"TLS failed ({type(exc).__name__}: "
                                             f"{getattr(exc, 'reason', None) or exc})") from exc
         sock.settimeout(self._read_timeout)
-        return _Connection(sock, sock.makefile("rb"), time.monotonic())
+        return _Connection(sock, _Reader(sock), time.monotonic())
 
     def _discard(self, conn: _Connection) -> None:
         conn.close()
@@ -159,7 +208,7 @@ class Transport:
 # --- reading a reply (RFC 9112) ------------------------------------------------------------
 
 
-def _read_reply(reader: BinaryIO) -> tuple[int, bytes, bool]:
+def _read_reply(reader: _Reader) -> tuple[int, bytes, bool]:
     """(status, body, whether the connection may carry another request)."""
     version, status = _status_line(reader)
     while 100 <= status < 200:  # interim replies (100 Continue, 103 Early Hints): skipped
@@ -192,7 +241,7 @@ def _read_reply(reader: BinaryIO) -> tuple[int, bytes, bool]:
     return status, body, False
 
 
-def _line(reader: BinaryIO) -> bytes:
+def _line(reader: _Reader) -> bytes:
     line = reader.readline(MAX_LINE_BYTES + 1)
     if len(line) > MAX_LINE_BYTES:
         raise _Unframed(f"a line of the reply is longer than {MAX_LINE_BYTES} bytes")
@@ -201,7 +250,7 @@ def _line(reader: BinaryIO) -> bytes:
     return line
 
 
-def _status_line(reader: BinaryIO) -> tuple[bytes, int]:
+def _status_line(reader: _Reader) -> tuple[bytes, int]:
     parts = _line(reader).split(None, 2)
     if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0") or \
             len(parts[1]) != 3 or not parts[1].isdigit():
@@ -209,7 +258,7 @@ def _status_line(reader: BinaryIO) -> tuple[bytes, int]:
     return parts[0], int(parts[1])
 
 
-def _headers(reader: BinaryIO) -> dict[bytes, bytes]:
+def _headers(reader: _Reader) -> dict[bytes, bytes]:
     """Header names in lower case; a repeated header's values joined with commas."""
     headers: dict[bytes, bytes] = {}
     for _ in range(MAX_HEADERS + 1):
@@ -230,7 +279,7 @@ def _headers(reader: BinaryIO) -> dict[bytes, bytes]:
     raise _Unframed(f"more than {MAX_HEADERS} headers")
 
 
-def _chunked(reader: BinaryIO) -> bytes:
+def _chunked(reader: _Reader) -> bytes:
     body = bytearray()
     while True:
         size_field = _line(reader).split(b";", 1)[0].strip()  # chunk extensions are ignored
@@ -248,7 +297,7 @@ def _chunked(reader: BinaryIO) -> bytes:
     return bytes(body)
 
 
-def _exactly(reader: BinaryIO, size: int) -> bytes:
+def _exactly(reader: _Reader, size: int) -> bytes:
     data = reader.read(size)
     if len(data) != size:
         raise _Unframed("the connection closed inside the reply body")

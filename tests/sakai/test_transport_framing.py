@@ -170,6 +170,27 @@ def test_whether_the_connection_is_kept(server: Scripted, reply: bytes, kept: bo
     assert server.connections == (1 if kept else 2)
 
 
+def test_a_connection_the_server_spoke_on_unasked_is_not_reused(server: Scripted) -> None:
+    """Servers close idle keep-alive connections, some with a 408 first. Sent on such a
+    connection, the next request would read the 408 as its answer."""
+    timeout = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    server.answer([OK, timeout], close=True)
+    server.answer(OK)
+    transport = client(server)
+    assert post(transport) == (200, b"ok")
+    time.sleep(0.2)  # the 408 and the close arrive while the connection is idle
+    assert post(transport) == (200, b"ok")
+    assert server.connections == 2
+
+
+def test_bytes_after_a_reply_retire_the_connection(server: Scripted) -> None:
+    server.answer(OK + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale", OK)
+    transport = client(server)
+    assert post(transport) == (200, b"ok")
+    assert post(transport) == (200, b"ok")
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize("reply", [
     b"ICY 200 OK\r\nContent-Length: 2\r\n\r\nok",  # not HTTP
     b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
