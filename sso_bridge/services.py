@@ -18,7 +18,7 @@ from sso_bridge.logs import AuditLog
 from sso_bridge.provisioning import Provisioner
 from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
-from sso_bridge.saml.metadata import IdpMetadata, load_idp_metadata
+from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
 from sso_bridge.settings import Settings
@@ -57,9 +57,11 @@ def _step(problems: list[str], build: Callable[[], T]) -> T | None:
 
 def _load_metadata(settings: Settings) -> IdpMetadata:
     c = settings.idp
+    signer = MetadataSigner.load(settings.path(c.metadata_signing_certificate)) \
+        if c.metadata_signing_certificate else None
     return load_idp_metadata(file=settings.path(c.metadata_file) if c.metadata_file else None,
                              url=c.metadata_url, entity_id=c.entity_id,
-                             timeout=c.metadata_timeout_seconds)
+                             timeout=c.metadata_timeout_seconds, signer=signer)
 
 
 def _refresher(settings: Settings, sp: ServiceProvider, cert: str) -> MetadataRefresher:
@@ -99,6 +101,11 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         raise ConfigError(problems)
     sakai = sakai or _sakai_client(settings)
     warnings = []
+    if settings.idp.metadata_url.startswith("http://") and \
+            not settings.idp.metadata_signing_certificate:
+        warnings.append(f"the IdP metadata comes over plain HTTP ({settings.idp.metadata_url}) "
+                        "and unsigned: anyone on the way can replace the IdP's keys; set "
+                        "'idp.metadata_signing_certificate' or use https")
     if not idp.scopes:
         warnings.append(f"the metadata of {idp.entity_id} declares no shibmd:Scope, so scoped "
                         "identifiers (eduPersonPrincipalName) are not scope-checked")

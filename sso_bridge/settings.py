@@ -47,6 +47,9 @@ class IdpSection:
     metadata_allow_http: bool = False
     metadata_refresh_seconds: int = 3600
     """Reload the metadata this often, keeping the last good copy (0: only at start-up)."""
+    metadata_signing_certificate: str = ""
+    """A PEM certificate whose key must have signed the metadata (a federation's signer, or
+    the IdP's own). Empty: the metadata is trusted as read."""
     allow_unsolicited: bool = False
     want_response_signed: bool = True
     want_assertion_signed: bool = True

@@ -1,7 +1,14 @@
-"""The IdP's metadata: loaded once at start-up from a file or an HTTPS URL, and checked.
+"""The IdP's metadata: loaded at start-up (and refreshed) from a file or an HTTPS URL, checked.
 
 A metadata problem is a :class:`ConfigError` that says what is wrong and where, at start-up,
 not at the first login.
+
+With ``idp.metadata_signing_certificate`` the metadata must be signed by that certificate's
+key (a federation's metadata signer, or the IdP's own), as Shibboleth's signature filter
+insists: the root element carries one enveloped XML signature over the whole document, and it
+is verified before anything in the document is read (saml-hardening.md B19). Whoever can
+change the metadata on its way, or where it is kept, could otherwise swap the IdP's signing
+key for their own and sign in as anyone.
 """
 
 from __future__ import annotations
@@ -14,14 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import xmlsec
+from cryptography import x509
+from lxml import etree
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from sso_bridge.errors import ConfigError
+from sso_bridge.errors import ConfigError, SamlError
+from sso_bridge.saml.checks import DS, check_signature
+from sso_bridge.saml.xmlsec_policy import verified_by_any
 
 MAX_METADATA_BYTES = 20 * 1024 * 1024
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 _NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata", "shibmd": "urn:mace:shibboleth:metadata:1.0"}
+SIGNER_KEY = "idp.metadata_signing_certificate"
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,51 @@ class IdpMetadata:
         return self.valid_until is not None and (now or time.time()) >= self.valid_until
 
 
+@dataclass(frozen=True)
+class MetadataSigner:
+    """The certificate whose key must have signed the metadata (``SIGNER_KEY``)."""
+
+    path: str
+    key: xmlsec.Key = field(repr=False)
+
+    @classmethod
+    def load(cls, path: Path) -> MetadataSigner:
+        try:
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"'{SIGNER_KEY}': cannot read {path}: {exc.strerror}") from exc
+        try:
+            x509.load_pem_x509_certificate(pem)
+            key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
+        except (ValueError, xmlsec.Error) as exc:
+            raise ConfigError(f"'{SIGNER_KEY}': {path} is not a PEM certificate") from exc
+        return cls(str(path), key)
+
+    def verify(self, doc: Any, source: str) -> None:
+        """Refuse metadata whose root element is not signed by this key."""
+        signatures = list(doc.iterchildren(f"{{{DS}}}Signature"))
+        if len(signatures) != 1:
+            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} is not signed"
+                              if not signatures else
+                              f"'{SIGNER_KEY}': the metadata from {source} carries "
+                              f"{len(signatures)} signatures on its root element")
+        try:  # one Reference, to the root by its ID; enveloped + c14n transforms; SHA-2
+            check_signature(signatures[0], doc)
+        except SamlError as exc:
+            raise ConfigError(f"'{SIGNER_KEY}': the signature of the metadata from {source} "
+                              f"is outside the SAML profile: {exc.detail}") from exc
+        root_id = doc.get("ID")
+        if sum(1 for e in doc.iter(etree.Element) if e.get("ID") == root_id) != 1:
+            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} uses the ID of its "
+                              "signed root element twice")
+        xmlsec.tree.add_ids(doc, ["ID"])
+        if not verified_by_any(signatures[0], (self.key,)):
+            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} is not signed by "
+                              f"the key of {self.path} (or was changed after signing)")
+
+
 def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str = "",
-                      timeout: float = 10.0) -> IdpMetadata:
+                      timeout: float = 10.0, signer: MetadataSigner | None = None) -> IdpMetadata:
     """Read, parse and check the IdP metadata; ConfigError names the key and the cause."""
     if file is not None:
         key, source = "idp.metadata_file", str(file)
@@ -67,7 +123,7 @@ def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str
     else:
         key, source = "idp.metadata_url", url
         xml = _fetch(url, timeout)
-    return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id)
+    return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id, signer=signer)
 
 
 def _fetch(url: str, timeout: float) -> bytes:
@@ -84,11 +140,16 @@ def _fetch(url: str, timeout: float) -> bytes:
     return bytes(body)
 
 
-def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "") -> IdpMetadata:
+def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "",
+                       signer: MetadataSigner | None = None) -> IdpMetadata:
     try:
         doc = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # the parser raises lxml and defusedxml-style errors alike
         raise ConfigError(f"'{key}': {source} is not well-formed XML metadata: {exc}") from exc
+    if signer is not None:
+        # python3-saml reads the same bytes again below with the same parser, so what it
+        # reads is what was verified.
+        signer.verify(doc, source)
     entity_ids = [e.get("entityID") for e in doc.iter(f"{{{_NS['md']}}}EntityDescriptor")
                   if e.find("md:IDPSSODescriptor", _NS) is not None]
     if not entity_ids:

@@ -51,7 +51,7 @@ from sso_bridge import errors
 from sso_bridge.saml import speedups
 from sso_bridge.saml.attributes import Assertion
 from sso_bridge.saml.checks import BEARER, DS, SAML, SAMLP, Parsed, check_signature, children
-from sso_bridge.saml.xmlsec_policy import RestrictedSignatureContext
+from sso_bridge.saml.xmlsec_policy import verified_by_any
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 PYTHON3_SAML_DRIFT = 300  # OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT, seconds
@@ -418,16 +418,8 @@ def _check_age(stamp: str | None, what: str, expected: Expected, now: float) -> 
 
 def _verify(signature: Any, keys: tuple[xmlsec.Key, ...]) -> None:
     """libxmlsec1 verifies ``signature`` with any of the IdP's keys, or the response is refused."""
-    for key in keys:
-        context = RestrictedSignatureContext()
-        context.key = key  # libxmlsec1 works on a duplicate
-        context.set_enabled_key_data([xmlsec.constants.KeyDataX509])
-        try:
-            context.verify(signature)
-            return
-        except xmlsec.Error:
-            continue
-    raise errors.SamlInvalid("signature validation failed")
+    if not verified_by_any(signature, keys):
+        raise errors.SamlInvalid("signature validation failed")
 
 
 # --- what the bridge reads -----------------------------------------------------------------

@@ -40,6 +40,21 @@ class RestrictedSignatureContext(xmlsec.SignatureContext):  # type: ignore[misc]
             self.enable_signature_transform(transform)
 
 
+def verified_by_any(signature: Any, keys: tuple[xmlsec.Key, ...]) -> bool:
+    """Whether libxmlsec1 verifies ``signature`` with one of ``keys``, in the restricted
+    context, the key given and never one from the signature's own KeyInfo."""
+    for key in keys:
+        context = RestrictedSignatureContext()
+        context.key = key  # libxmlsec1 works on a duplicate
+        context.set_enabled_key_data([xmlsec.constants.KeyDataX509])
+        try:
+            context.verify(signature)
+            return True
+        except xmlsec.Error:
+            continue
+    return False
+
+
 def _restricted_xmlsec() -> types.ModuleType:
     module = types.ModuleType("xmlsec_restricted", xmlsec.__doc__)
     module.__dict__.update({k: v for k, v in vars(xmlsec).items() if not k.startswith("__")})
