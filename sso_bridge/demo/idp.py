@@ -85,8 +85,9 @@ class SimpleSamlIdp:
     """One SimpleSAMLphp IdP served by ``php -S`` in its own process group.
 
     ``port=0`` picks a free port now, so every URL is known before ``start()``. ``workers > 1``
-    sets ``PHP_CLI_SERVER_WORKERS`` (forked workers; ``stop()`` kills them too). As a context
-    manager: ``configure()`` + ``start()`` on entry, ``stop()`` on exit.
+    sets ``PHP_CLI_SERVER_WORKERS`` (forked workers; ``stop()`` kills them too).
+    ``sign_metadata``: the IdP signs its metadata with its own key. As a context manager:
+    ``configure()`` + ``start()`` on entry, ``stop()`` on exit.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class SimpleSamlIdp:
         trusted_domains: Sequence[str] = (),
         name_id_format: str = NAMEID_TRANSIENT,
         workers: int = 0,
+        sign_metadata: bool = False,
     ) -> None:
         bad = [u.username for u in users if ":" in u.username or not u.username]
         if bad:
@@ -107,6 +109,7 @@ class SimpleSamlIdp:
         self.host, self.port = host, port or free_port(host)
         self.trusted_domains = (f"{host}:{self.port}", *trusted_domains)
         self.name_id_format, self.workers = name_id_format, workers
+        self.sign_metadata = sign_metadata
         self._users = {user.username: user for user in users}
         self._proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://{host}:{self.port}/simplesaml/"
@@ -164,7 +167,8 @@ class SimpleSamlIdp:
             write_atomic(key, key_pem, 0o600)
             write_atomic(crt, cert_pem)
         self._write_php("config/config.php", CONFIG_PHP.replace("@SETTINGS@", self._settings()))
-        hosted = IDP_HOSTED_PHP.replace("@NAMEID@", php_string(self.name_id_format))
+        hosted = IDP_HOSTED_PHP.replace("@NAMEID@", php_string(self.name_id_format)).replace(
+            "@SIGN_METADATA@", "true" if self.sign_metadata else "false")
         self._write_php("metadata/saml20-idp-hosted.php", hosted)
         self._write_php("metadata/saml20-sp-remote.php", "// SPs are metadata/sp-*.xml files.\n")
         self._write_authsources()

@@ -55,6 +55,8 @@ $metadata['__DYNAMIC:1__'] = [
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     // Require signed AuthnRequests; the IdP's metadata then says WantAuthnRequestsSigned.
     'validate.authnrequest' => true,
+    // Sign the metadata served at saml2/idp/metadata.php with the IdP's own key.
+    'metadata.sign.enable' => @SIGN_METADATA@,
 ];
 """
 AUTHSOURCES_PHP = """\

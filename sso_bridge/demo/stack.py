@@ -62,8 +62,11 @@ class DemoStack:
         self.host = host
         self.bridge_port = ports.get("bridge") or _free_port(host)
         self.bridge_url = f"http://{host}:{self.bridge_port}"
+        # The IdP signs its metadata and the bridge checks that signature against the IdP's
+        # certificate, as an admin should set it up when metadata travels over plain HTTP.
         self.idp = SimpleSamlIdp(workdir / "idp", host=host, port=ports.get("idp", 0),
-                                 trusted_domains=[f"{host}:{self.bridge_port}"], users=users)
+                                 trusted_domains=[f"{host}:{self.bridge_port}"], users=users,
+                                 sign_metadata=True)
         self.sakai = SakaiSimulator(sim_config or SimConfig())
         self._sakai_port = ports.get("sakai", 0)
         self.bridge_extra = bridge_extra or {}
@@ -75,9 +78,12 @@ class DemoStack:
         self.idp.configure()
         self.idp.start()
         self.sakai.serve(self.host, self._sakai_port)
+        (self.workdir / "bridge").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "bridge" / "idp-metadata-signer.crt").write_text(self.idp.certificate_pem)
         self.config_path, self.env = write_config(
             self.workdir / "bridge", base_url=self.bridge_url, sakai_url=self.sakai.url,
-            idp={"metadata_url": self.idp.metadata_url, "metadata_allow_http": True},
+            idp={"metadata_url": self.idp.metadata_url, "metadata_allow_http": True,
+                 "metadata_signing_certificate": "idp-metadata-signer.crt"},
             extra=self.bridge_extra, sakai_password=self.sakai.config.admin_password,
             server_id=self.sakai.config.server_id)
         settings = load_settings(self.config_path, self.env)
