@@ -35,6 +35,8 @@ MAX_REPLY_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 8192
 """The status line, each header line and each chunk-size line."""
 MAX_HEADERS = 100
+MAX_CHUNKS = 10_000
+"""Tomcat sends chunks of about 8 kB: a 1 MB reply is some 130 of them."""
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
@@ -55,38 +57,49 @@ class _Unframed(Exception):
 
 
 class _Reader:
-    """The receiving side of a connection: lines and exact sizes out of one buffer."""
+    """The receiving side of a connection: lines and exact sizes out of one buffer.
+
+    Bytes already handed out are dropped from the front of the buffer only now and then, so
+    a reply cut into many small pieces costs time in proportion to its size.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._buffer = bytearray()
+        self._start = 0  # where the unread bytes begin
 
     def readline(self, limit: int) -> bytes:
         """Up to and including the next line feed; ``limit`` bytes at most; less at the end."""
         while True:
-            end = self._buffer.find(b"\n", 0, limit)
+            end = self._buffer.find(b"\n", self._start, self._start + limit)
             if end >= 0:
-                return self._take(end + 1)
-            if len(self._buffer) >= limit or not self._fill():
-                return self._take(min(limit, len(self._buffer)))
+                return self._take(end + 1 - self._start)
+            if self._unread() >= limit or not self._fill():
+                return self._take(min(limit, self._unread()))
 
     def read(self, size: int) -> bytes:
         """``size`` bytes, or fewer if the server closed first."""
-        while len(self._buffer) < size and self._fill():
+        while self._unread() < size and self._fill():
             pass
-        return self._take(min(size, len(self._buffer)))
+        return self._take(min(size, self._unread()))
 
     def holds_data(self) -> bool:
-        return bool(self._buffer)
+        return self._unread() > 0
+
+    def _unread(self) -> int:
+        return len(self._buffer) - self._start
 
     def _fill(self) -> bool:
+        if self._start > 65536 and self._start * 2 > len(self._buffer):
+            del self._buffer[:self._start]
+            self._start = 0
         chunk = self._sock.recv(65536)
         self._buffer += chunk
         return bool(chunk)
 
     def _take(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        data = bytes(self._buffer[self._start:self._start + size])
+        self._start += size
         return data
 
 
@@ -281,20 +294,20 @@ def _headers(reader: _Reader) -> dict[bytes, bytes]:
 
 def _chunked(reader: _Reader) -> bytes:
     body = bytearray()
-    while True:
+    for _ in range(MAX_CHUNKS + 1):
         size_field = _line(reader).split(b";", 1)[0].strip()  # chunk extensions are ignored
         if not size_field or size_field.strip(_HEX_DIGITS) or len(size_field) > 16:
             raise _Unframed("a chunk size that is not hexadecimal")
         size = int(size_field, 16)
         if size == 0:
-            break
+            _headers(reader)  # the trailer section, read and ignored
+            return bytes(body)
         if len(body) + size > MAX_REPLY_BYTES:
             raise ReplyTooLarge(f"chunked reply over {MAX_REPLY_BYTES} bytes")
         body += _exactly(reader, size)
         if _line(reader) not in (b"\r\n", b"\n"):
             raise _Unframed("a chunk longer than its size")
-    _headers(reader)  # the trailer section, read and ignored
-    return bytes(body)
+    raise _Unframed(f"a reply in more than {MAX_CHUNKS} chunks")
 
 
 def _exactly(reader: _Reader, size: int) -> bytes:

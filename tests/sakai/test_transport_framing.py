@@ -19,7 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sso_bridge.sakai.transport import MAX_REPLY_BYTES, ReplyTooLarge, Transport, TransportError
+from sso_bridge.sakai.transport import (
+    MAX_CHUNKS,
+    MAX_REPLY_BYTES,
+    ReplyTooLarge,
+    Transport,
+    TransportError,
+)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\nok"
 
@@ -136,6 +142,21 @@ def test_a_chunked_reply_with_extensions_and_trailers(server: Scripted) -> None:
     assert post(transport) == (500, b"<Fault/>abc")
     assert post(transport) == (200, b"ok")
     assert server.connections == 1
+
+
+def test_a_reply_in_many_small_chunks(server: Scripted) -> None:
+    pieces = [b"%x\r\n%s\r\n" % (len(c), c) for c in (b"<r>", *[b"x"] * 5000, b"</r>")]
+    server.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(pieces)
+                  + b"0\r\n\r\n")
+    assert post(client(server)) == (200, b"<r>" + b"x" * 5000 + b"</r>")
+
+
+def test_a_reply_in_more_chunks_than_any_server_sends_is_refused(server: Scripted) -> None:
+    server.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + b"1\r\nx\r\n" * (MAX_CHUNKS + 1) + b"0\r\n\r\n", close=True)
+    with pytest.raises(TransportError) as caught:
+        post(client(server))
+    assert caught.value.kind == "broken" and "chunks" in str(caught.value)
 
 
 def test_interim_replies_are_skipped(server: Scripted) -> None:
