@@ -120,6 +120,7 @@ class ServiceProvider:
                  saml_settings: OneLogin_Saml2_Settings, store: Store) -> None:
         xmlsec_policy.install()
         speedups.install()
+        speedups.schema(response.PROTOCOL_SCHEMA)  # libxml2's XSD types set up before any fork
         self.settings = settings
         self.store = store
         self._trust = self._trusting(idp, saml_settings)

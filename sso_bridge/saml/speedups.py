@@ -82,14 +82,23 @@ def source_fingerprints() -> dict[str, str]:
 # --- compiled schemas ----------------------------------------------------------------------
 
 _threads = threading.local()
+_compiling = threading.Lock()
 
 
 def schema(name: str) -> etree.XMLSchema:
+    """The XSD ``name``, compiled once per thread (an lxml validator is not shared).
+
+    Compiling happens one thread at a time: libxml2 sets up its built-in XSD types on first
+    use without a lock, and threads compiling at once then fail ("the given type is not a
+    built-in type") or corrupt the heap. ``ServiceProvider`` compiles once at start-up, before
+    gunicorn forks, so the types are ready in every worker.
+    """
     schemas: dict[str, etree.XMLSchema] = _threads.__dict__.setdefault("schemas", {})
     compiled = schemas.get(name)
     if compiled is None:
-        # As python3-saml does, from its own schema folder (imports resolve next to the file).
-        compiled = schemas[name] = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / name)))
+        with _compiling:
+            # As python3-saml does, from its own schema folder (imports resolve next to it).
+            compiled = schemas[name] = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / name)))
     return compiled
 
 
