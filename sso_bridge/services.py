@@ -61,7 +61,8 @@ def _load_metadata(settings: Settings) -> IdpMetadata:
         if c.metadata_signing_certificate else None
     return load_idp_metadata(file=settings.path(c.metadata_file) if c.metadata_file else None,
                              url=c.metadata_url, entity_id=c.entity_id,
-                             timeout=c.metadata_timeout_seconds, signer=signer)
+                             timeout=c.metadata_timeout_seconds, signer=signer,
+                             max_validity_days=c.metadata_max_validity_days)
 
 
 def _refresher(settings: Settings, sp: ServiceProvider, cert: str) -> MetadataRefresher:

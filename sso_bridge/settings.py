@@ -50,6 +50,8 @@ class IdpSection:
     metadata_signing_certificate: str = ""
     """A PEM certificate whose key must have signed the metadata (a federation's signer, or
     the IdP's own). Empty: the metadata is trusted as read."""
+    metadata_max_validity_days: int = 0
+    """Require a validUntil at most this many days ahead (0: not required)."""
     allow_unsolicited: bool = False
     want_response_signed: bool = True
     want_assertion_signed: bool = True
@@ -299,6 +301,8 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
     if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
         problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    if s.idp.metadata_max_validity_days < 0:
+        problems.append("'idp.metadata_max_validity_days': must be 0 (off) or positive")
     if s.idp.metadata_refresh_seconds < 0:
         problems.append("'idp.metadata_refresh_seconds': must be 0 (off) or positive")
     for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),

@@ -8,7 +8,9 @@ key (a federation's metadata signer, or the IdP's own), as Shibboleth's signatur
 insists: the root element carries one enveloped XML signature over the whole document, and it
 is verified before anything in the document is read (saml-hardening.md B19). Whoever can
 change the metadata on its way, or where it is kept, could otherwise swap the IdP's signing
-key for their own and sign in as anyone.
+key for their own and sign in as anyone. ``idp.metadata_max_validity_days`` bounds how far
+ahead the metadata's validUntil may lie, so that an old copy, signed before a key was
+replaced, is not good for long.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ MAX_METADATA_BYTES = 20 * 1024 * 1024
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 _NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata", "shibmd": "urn:mace:shibboleth:metadata:1.0"}
 SIGNER_KEY = "idp.metadata_signing_certificate"
+VALIDITY_KEY = "idp.metadata_max_validity_days"
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class MetadataSigner:
 
 
 def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str = "",
-                      timeout: float = 10.0, signer: MetadataSigner | None = None) -> IdpMetadata:
+                      timeout: float = 10.0, signer: MetadataSigner | None = None,
+                      max_validity_days: int = 0) -> IdpMetadata:
     """Read, parse and check the IdP metadata; ConfigError names the key and the cause."""
     if file is not None:
         key, source = "idp.metadata_file", str(file)
@@ -123,7 +127,8 @@ def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str
     else:
         key, source = "idp.metadata_url", url
         xml = _fetch(url, timeout)
-    return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id, signer=signer)
+    return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id, signer=signer,
+                              max_validity_days=max_validity_days)
 
 
 def _fetch(url: str, timeout: float) -> bytes:
@@ -141,7 +146,8 @@ def _fetch(url: str, timeout: float) -> bytes:
 
 
 def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "",
-                       signer: MetadataSigner | None = None) -> IdpMetadata:
+                       signer: MetadataSigner | None = None,
+                       max_validity_days: int = 0) -> IdpMetadata:
     try:
         doc = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # the parser raises lxml and defusedxml-style errors alike
@@ -171,8 +177,9 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
         raise ConfigError(f"'{key}': {chosen} publishes no signing certificate")
     valid_until = _valid_until(doc)
     if valid_until is not None and valid_until <= time.time():
-        raise ConfigError(f"'{key}': the metadata of {chosen} expired at "
-                          f"{datetime.fromtimestamp(valid_until, UTC):%Y-%m-%d %H:%M}Z")
+        raise ConfigError(f"'{key}': the metadata of {chosen} expired at {_date(valid_until)}")
+    if max_validity_days:
+        _check_validity_window(valid_until, max_validity_days, chosen)
     idp.pop("x509cert", None)
     idp["x509certMulti"] = {"signing": list(certs)}
     return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,
@@ -214,6 +221,22 @@ def _signing_certs(idp: dict[str, Any]) -> tuple[str, ...]:
     multi = (idp.get("x509certMulti") or {}).get("signing") or []
     single = [idp["x509cert"]] if idp.get("x509cert") else []
     return tuple(dict.fromkeys(c.strip() for c in [*multi, *single] if c.strip()))
+
+
+def _check_validity_window(valid_until: float | None, days: int, entity_id: str) -> None:
+    """A copy of signed metadata is good until its validUntil, even after its signer's key was
+    replaced: a bound on validUntil bounds how long an old, once genuine copy can be replayed
+    (Shibboleth's RequireValidUntil with maxValidityInterval)."""
+    if valid_until is None:
+        raise ConfigError(f"'{VALIDITY_KEY}': the metadata of {entity_id} carries no "
+                          "validUntil, and one is required")
+    if valid_until - time.time() > days * 86400:
+        raise ConfigError(f"'{VALIDITY_KEY}': the metadata of {entity_id} is valid until "
+                          f"{_date(valid_until)}, more than {days} days ahead")
+
+
+def _date(stamp: float) -> str:
+    return f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d %H:%M}Z"
 
 
 def _valid_until(doc: Any) -> float | None:
