@@ -65,9 +65,10 @@ def _load_metadata(settings: Settings) -> IdpMetadata:
                              max_validity_days=c.metadata_max_validity_days)
 
 
-def _refresher(settings: Settings, sp: ServiceProvider, cert: str) -> MetadataRefresher:
+def _refresher(settings: Settings, sp: ServiceProvider, cert: str,
+               next_cert: str) -> MetadataRefresher:
     def apply(idp: IdpMetadata) -> None:
-        sp.trust(idp, build_saml_settings(settings, idp, cert))
+        sp.trust(idp, build_saml_settings(settings, idp, cert, next_cert))
 
     return MetadataRefresher(lambda: _load_metadata(settings), apply,
                              settings.idp.metadata_refresh_seconds,
@@ -90,6 +91,11 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     _step(problems, check_libxml2)
     credentials = _step(problems, lambda: load_credentials(
         settings.path(settings.sp.certificate_file), settings.secrets.sp_private_key))
+    next_credentials = _step(problems, lambda: load_credentials(
+        settings.path(settings.sp.next_certificate_file), settings.secrets.sp_next_private_key,
+        cert_key="sp.next_certificate_file", key_name="SSO_BRIDGE_SP_NEXT_KEY")) \
+        if settings.sp.next_certificate_file else None
+    next_cert = next_credentials.certificate_base64 if next_credentials else ""
     idp = _step(problems, lambda: _load_metadata(settings))
     store = _step(problems, lambda: open_store(settings.store.url,
                                                password=settings.secrets.redis_password,
@@ -97,7 +103,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     if problems or credentials is None or idp is None or store is None:
         raise ConfigError(problems)
     saml_settings: Any = _step(problems, lambda: build_saml_settings(
-        settings, idp, credentials.certificate_base64))
+        settings, idp, credentials.certificate_base64, next_cert))
     if saml_settings is None:
         raise ConfigError(problems)
     sakai = sakai or _sakai_client(settings)
@@ -118,4 +124,5 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         settings=settings, credentials=credentials, sp=sp, store=store, sakai=sakai,
         provisioner=Provisioner(sakai, store, settings.sakai),
         audit=audit or AuditLog(settings.logging.audit_file),
-        refresher=_refresher(settings, sp, credentials.certificate_base64), warnings=warnings)
+        refresher=_refresher(settings, sp, credentials.certificate_base64, next_cert),
+        warnings=warnings)

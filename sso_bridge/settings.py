@@ -32,6 +32,9 @@ class BridgeSection:
 @dataclass(frozen=True)
 class SpSection:
     certificate_file: str
+    next_certificate_file: str = ""
+    """During an SP key rollover: the next certificate (its key in SSO_BRIDGE_SP_NEXT_KEY),
+    published in the SP metadata and tried for decryption after the current one."""
     entity_id: str = ""
     sign_metadata: bool = False
     sign_authn_requests: Literal["auto", "always", "never"] = "auto"
@@ -174,6 +177,7 @@ class Secrets:
     sp_private_key: str
     sakai_admin_password: str
     redis_password: str
+    sp_next_private_key: str = ""
 
     def __repr__(self) -> str:
         return "Secrets(<redacted>)"
@@ -243,6 +247,7 @@ SECRET_NAMES = {
     "sp_private_key": "SSO_BRIDGE_SP_KEY",
     "sakai_admin_password": "SSO_BRIDGE_SAKAI_PASSWORD",
     "redis_password": "SSO_BRIDGE_REDIS_PASSWORD",
+    "sp_next_private_key": "SSO_BRIDGE_SP_NEXT_KEY",
 }
 REQUIRED_SECRETS = ("flask_secret_key", "sp_private_key", "sakai_admin_password")
 
@@ -301,6 +306,12 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
     if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
         problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    if s.sp.next_certificate_file and not s.secrets.sp_next_private_key:
+        problems.append("secret missing: set SSO_BRIDGE_SP_NEXT_KEY or SSO_BRIDGE_SP_NEXT_KEY_FILE "
+                        "(the key of 'sp.next_certificate_file')")
+    if s.secrets.sp_next_private_key and not s.sp.next_certificate_file:
+        problems.append("'sp.next_certificate_file': SSO_BRIDGE_SP_NEXT_KEY is set, but no next "
+                        "certificate")
     if s.idp.metadata_max_validity_days < 0:
         problems.append("'idp.metadata_max_validity_days': must be 0 (off) or positive")
     if s.idp.metadata_refresh_seconds < 0:

@@ -37,6 +37,7 @@ and on genuine ones the same NameID, attributes, session index and assertion ID.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,6 @@ from typing import Any
 import xmlsec
 from lxml import etree
 from onelogin.saml2.response import OneLogin_Saml2_Response
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from sso_bridge import errors
@@ -93,8 +93,9 @@ class Expected:
     """The IdP's signing keys (public keys of its metadata certificates), parsed once."""
     sp_entity_id: str
     acs_url: str
-    saml_settings: OneLogin_Saml2_Settings
-    """python3-saml's settings: the SP key that decrypts."""
+    decryption_keys: tuple[str, ...]
+    """The SP's private keys (PEM) that decrypt: the current one, then, during a key
+    rollover, the next one."""
     want_response_signed: bool
     want_assertion_signed: bool
     want_encrypted: bool
@@ -293,16 +294,42 @@ def _check_schema(document: Any, work: Any) -> None:
 # --- decryption ----------------------------------------------------------------------------
 
 
-class _Decryptor(OneLogin_Saml2_Response):  # type: ignore[misc]
-    """python3-saml's own assertion decryption, without its constructor's second parse."""
+@dataclass(frozen=True)
+class _OneKey:
+    """All that python3-saml's decryption reads from its settings: one SP key, no debug."""
 
-    def __init__(self, saml_settings: OneLogin_Saml2_Settings) -> None:
-        self._settings = saml_settings
+    key: str
+
+    def get_sp_key(self) -> str:
+        return self.key
+
+    def is_debug_active(self) -> bool:
+        return False
+
+
+class _Decryptor(OneLogin_Saml2_Response):  # type: ignore[misc]
+    """python3-saml's own assertion decryption with one given SP key, without its
+    constructor's second parse (``tests/saml/test_speedups.py`` pins the source it relies on)."""
+
+    def __init__(self, key: str) -> None:
+        self._settings = _OneKey(key)
+
+
+def _with_any_key(decrypt: Callable[[str], Any], keys: tuple[str, ...]) -> Any:
+    """``decrypt(key)`` with the first of ``keys`` that works; the first key's error if none."""
+    first: Exception | None = None
+    for key in keys:
+        try:
+            return decrypt(key)
+        except Exception as exc:  # the caller refuses uniformly, whatever failed
+            first = first or exc
+    raise first or errors.SamlInvalid("no SP key to decrypt with")
 
 
 def _decrypted(document: Any, expected: Expected) -> Any:
     """A copy of the document with the assertion decrypted, its signatures profile-checked."""
-    decrypted = _Decryptor(expected.saml_settings)._decrypt_assertion(deepcopy(document))
+    decrypted = _with_any_key(lambda key: _Decryptor(key)._decrypt_assertion(deepcopy(document)),
+                              expected.decryption_keys)
     # libxmlsec1 parsed the plaintext, keeping comments: take them out as python3-saml's
     # element_text does before it reads a value (canonical XML without comments, which the
     # signature covers, is the same with or without them).
@@ -430,8 +457,9 @@ def _name_id(subject: Any, expected: Expected) -> tuple[str, str | None]:
     if subject is not None:
         encrypted = subject.find(f"{_ENCRYPTED_ID}/{_ENCRYPTED_DATA}")
         if encrypted is not None:
-            name_id = OneLogin_Saml2_Utils.decrypt_element(
-                encrypted, expected.saml_settings.get_sp_key())
+            name_id = _with_any_key(
+                lambda key: OneLogin_Saml2_Utils.decrypt_element(encrypted, key),
+                expected.decryption_keys)
         else:
             name_id = subject.find(_NAME_ID)
     if name_id is None:

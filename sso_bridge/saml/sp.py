@@ -58,9 +58,10 @@ class LoginResult:
     unsolicited: bool
 
 
-def build_saml_settings(settings: Settings, idp: IdpMetadata,
-                        sp_cert: str) -> OneLogin_Saml2_Settings:
-    """python3-saml's settings, built once at start-up (never per request)."""
+def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
+                        next_sp_cert: str = "") -> OneLogin_Saml2_Settings:
+    """python3-saml's settings, built once at start-up (never per request). ``next_sp_cert``:
+    during an SP key rollover, the next certificate, published in the SP metadata too."""
     c = settings.idp
     data: dict[str, Any] = {
         "strict": True,
@@ -92,6 +93,8 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata,
             "metadataCacheDuration": "",
         },
     }
+    if next_sp_cert:
+        data["sp"]["x509certNew"] = next_sp_cert
     return OneLogin_Saml2_Settings(data, sp_validation_only=False)
 
 
@@ -155,7 +158,9 @@ class ServiceProvider:
         s, c = self.settings, self.settings.idp
         expected = response.Expected(
             idp_entity_id=idp.entity_id, idp_keys=response.verification_keys(idp.signing_certs),
-            sp_entity_id=s.sp_entity_id, acs_url=s.acs_url, saml_settings=saml_settings,
+            sp_entity_id=s.sp_entity_id, acs_url=s.acs_url,
+            decryption_keys=tuple(key for key in (s.secrets.sp_private_key,
+                                                  s.secrets.sp_next_private_key) if key),
             want_response_signed=c.want_response_signed,
             want_assertion_signed=c.want_assertion_signed,
             want_encrypted=c.want_assertions_encrypted,
