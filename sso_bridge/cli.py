@@ -51,6 +51,14 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
+    if settings.idp.metadata_signing_certificate:
+        click.echo(f"IdP metadata signature verified with "
+                   f"{settings.idp.metadata_signing_certificate}")
+    if services.next_credentials is not None:
+        click.echo(f"SP key rollover in progress: the next certificate "
+                   f"{settings.sp.next_certificate_file} (valid for "
+                   f"{services.next_credentials.days_to_expiry:.0f} more days) is published "
+                   "with the current one, and both keys decrypt")
 
 
 @main.command()

@@ -38,6 +38,8 @@ class Services:
     audit: AuditLog
     refresher: MetadataRefresher
     warnings: list[str]
+    next_credentials: SpCredentials | None = None
+    """During an SP key rollover: the next certificate."""
 
     @property
     def idp(self) -> IdpMetadata:
@@ -116,13 +118,15 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     if not idp.scopes:
         warnings.append(f"the metadata of {idp.entity_id} declares no shibmd:Scope, so scoped "
                         "identifiers (eduPersonPrincipalName) are not scope-checked")
-    if credentials.days_to_expiry < EXPIRY_WARNING_DAYS:
-        warnings.append(f"the SP certificate {settings.sp.certificate_file} expires in "
-                        f"{credentials.days_to_expiry:.0f} days")
+    for creds, name in ((credentials, settings.sp.certificate_file),
+                        (next_credentials, settings.sp.next_certificate_file)):
+        if creds is not None and creds.days_to_expiry < EXPIRY_WARNING_DAYS:
+            warnings.append(f"the SP certificate {name} expires in "
+                            f"{creds.days_to_expiry:.0f} days")
     sp = ServiceProvider(settings, idp, saml_settings, store)
     return Services(
         settings=settings, credentials=credentials, sp=sp, store=store, sakai=sakai,
         provisioner=Provisioner(sakai, store, settings.sakai),
         audit=audit or AuditLog(settings.logging.audit_file),
         refresher=_refresher(settings, sp, credentials.certificate_base64, next_cert),
-        warnings=warnings)
+        warnings=warnings, next_credentials=next_credentials)

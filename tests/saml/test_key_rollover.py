@@ -98,3 +98,20 @@ def test_a_half_configured_rollover_is_named_at_start_up(
     with pytest.raises(errors.ConfigError) as caught:
         start(tmp_path, next_cert=next_cert, next_key=next_key)
     assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_check_config_reports_the_rollover(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sso_bridge.cli import main
+
+    start(tmp_path)  # writes the files and the configuration
+    env = {"SSO_BRIDGE_SP_NEXT_KEY_FILE": str(tmp_path / "next.key")}
+    path, base_env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI,
+                                  extra={"sp": {"next_certificate_file": "next.crt"}},
+                                  idp={"metadata_file": "idp.xml"})
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)],
+                                env={**base_env, **env})
+    assert result.exit_code == 0, result.output
+    assert "SP key rollover in progress: the next certificate next.crt" in result.output
+    assert "the SP certificate next.crt expires in" in result.output  # 30-day test certificate

@@ -223,3 +223,21 @@ def test_signed_metadata_over_http_is_verified_and_not_warned_about(
     (folder / "idp.xml").write_text(ATTACKER.metadata_xml())
     assert services.refresher.refresh_now() is False  # an unsigned swap on the wire
     assert login(services, IDP)
+
+
+def test_check_config_says_the_signature_was_verified(
+        tmp_path: Path, signer_file: Path, signers: dict[str, tuple[str, str]]) -> None:
+    from click.testing import CliRunner
+
+    from sso_bridge.cli import main
+
+    (tmp_path / "idp.xml").write_bytes(signed_metadata(IDP, signers["federation"]))
+    path, env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI, idp={
+        "metadata_file": "idp.xml", "metadata_signing_certificate": "signer.crt"})
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "IdP metadata signature verified with signer.crt" in result.output
+    (tmp_path / "idp.xml").write_text(IDP.metadata_xml())
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    assert result.exit_code == 1
+    assert "'idp.metadata_signing_certificate'" in result.output
