@@ -84,7 +84,9 @@ def _sakai_client(settings: Settings) -> SakaiClient:
     return SakaiClient(c.url, c.admin_user, settings.secrets.sakai_admin_password,
                        connect_timeout=c.connect_timeout_seconds,
                        read_timeout=c.read_timeout_seconds,
-                       on_call=metrics.observe_sakai_call, breaker=breaker)
+                       on_call=metrics.observe_sakai_call, breaker=breaker,
+                       ca_file=str(settings.path(c.ca_certificate_file))
+                       if c.ca_certificate_file else "")
 
 
 def build_services(settings: Settings, *, audit: AuditLog | None = None,
@@ -99,16 +101,16 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         if settings.sp.next_certificate_file else None
     next_cert = next_credentials.certificate_base64 if next_credentials else ""
     idp = _step(problems, lambda: _load_metadata(settings))
+    sakai = sakai or _step(problems, lambda: _sakai_client(settings))
     store = _step(problems, lambda: open_store(settings.store.url,
                                                password=settings.secrets.redis_password,
                                                tls=settings.store.redis_tls))
-    if problems or credentials is None or idp is None or store is None:
+    if problems or credentials is None or idp is None or store is None or sakai is None:
         raise ConfigError(problems)
     saml_settings: Any = _step(problems, lambda: build_saml_settings(
         settings, idp, credentials.certificate_base64, next_cert))
     if saml_settings is None:
         raise ConfigError(problems)
-    sakai = sakai or _sakai_client(settings)
     warnings = []
     if settings.idp.metadata_url.startswith("http://") and \
             not settings.idp.metadata_signing_certificate:

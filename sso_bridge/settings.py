@@ -108,6 +108,9 @@ class SakaiSection:
     breaker_failures: int = 5
     """Consecutive unavailability errors that open the circuit (0: no breaker)."""
     breaker_cooldown_seconds: float = 30.0
+    ca_certificate_file: str = ""
+    """PEM CA certificates that alone are trusted for Sakai's https (an internal CA);
+    empty: the system's trust store."""
     cookie: CookieSection = field(default_factory=CookieSection)
 
 
@@ -306,6 +309,8 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
     if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
         problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    if s.sakai.ca_certificate_file and not s.sakai.url.startswith("https://"):
+        problems.append("'sakai.ca_certificate_file': set, but 'sakai.url' is not https")
     if s.sp.next_certificate_file and not s.secrets.sp_next_private_key:
         problems.append("secret missing: set SSO_BRIDGE_SP_NEXT_KEY or SSO_BRIDGE_SP_NEXT_KEY_FILE "
                         "(the key of 'sp.next_certificate_file')")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -73,15 +74,22 @@ class SakaiClient:
         read_timeout: float = 10.0,
         on_call: OnCall | None = None,
         breaker: CircuitBreaker | None = None,
+        ca_file: str = "",
     ) -> None:
+        """``ca_file``: the PEM CA certificates to trust for Sakai's https (empty: the system's);
+        ConfigError if it does not load."""
         self.base_url = _checked_base_url(base_url)
         self._login_url = self.base_url + LOGIN_PATH
         self._script_url = self.base_url + SCRIPT_PATH
         self._admin_user = admin_user
         self._admin_password = admin_password
         self._timeout = (connect_timeout, read_timeout)
-        self._transport = Transport(self.base_url, connect_timeout=connect_timeout,
-                                    read_timeout=read_timeout)
+        try:
+            self._transport = Transport(self.base_url, connect_timeout=connect_timeout,
+                                        read_timeout=read_timeout, ca_file=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"'sakai.ca_certificate_file': cannot load CA certificates from "
+                              f"{ca_file}: {getattr(exc, 'strerror', None) or exc}") from exc
         self.on_call = on_call
         self.breaker = breaker if breaker is not None else CircuitBreaker(failures=0)
         self.call_counts: Counter[str] = Counter()

@@ -5,12 +5,12 @@ The bridge makes one to five small POSTs to one Sakai host per login. ``requests
 reply headers with the ``email`` package. This transport writes the request itself and reads
 the reply from a buffered socket: about 0.1 ms per call, the kernel's share included.
 
-What it does, and no more: one persistent connection per thread (TLS with the system's trust
-store and hostname checks when the URL is https), an explicit connect timeout and read
-timeout, replies framed by ``Content-Length``, by chunked transfer coding or by the server
-closing the connection, interim 1xx replies skipped, a cap on the status line, on the headers
-and on the body. No cookies (the ``Set-Cookie`` of Sakai's login is never stored or sent
-back), no redirects, no proxies, no compression.
+What it does, and no more: one persistent connection per thread (TLS with hostname checks
+when the URL is https, against the system's trust store or the CAs the admin names), an
+explicit connect timeout and read timeout, replies framed by ``Content-Length``, by chunked
+transfer coding or by the server closing the connection, interim 1xx replies skipped, a cap on
+the status line, on the headers and on the body. No cookies (the ``Set-Cookie`` of Sakai's
+login is never stored or sent back), no redirects, no proxies, no compression.
 
 A connection idle for longer than ``idle_seconds`` is not reused (below Tomcat's default
 keep-alive timeout of 20 s), nor one on which the server sent anything unasked (a 408, or its
@@ -128,7 +128,10 @@ class _Connection:
 
 class Transport:
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
-                 idle_seconds: float = 4.0) -> None:
+                 idle_seconds: float = 4.0, ca_file: str = "") -> None:
+        """``ca_file``: trust only the CA certificates in this PEM file for https (an
+        internal CA); empty: the system's trust store. OSError or ssl.SSLError if it does
+        not load."""
         parts = urlsplit(base_url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
@@ -139,7 +142,7 @@ class Transport:
         self._host_header = host if default_port else f"{host}:{self._port}"
         self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._idle_seconds = idle_seconds
-        self._ssl = ssl.create_default_context() if self._https else None
+        self._ssl = ssl.create_default_context(cafile=ca_file or None) if self._https else None
         self._local = threading.local()
         self._all: set[_Connection] = set()
         self._lock = threading.Lock()

@@ -4,7 +4,6 @@ wire format itself; the next request shows whether the connection was kept or dr
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import ssl
 import threading
@@ -14,10 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sso_bridge.sakai.transport import (
     MAX_CHUNKS,
@@ -26,6 +21,7 @@ from sso_bridge.sakai.transport import (
     Transport,
     TransportError,
 )
+from tests.sakai.tls import localhost_certificate, server_context
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\nok"
 
@@ -290,24 +286,8 @@ def test_no_answer_is_a_timeout(server: Scripted) -> None:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[Scripted, Path]]:
     """A scripted server behind TLS, its certificate for ``localhost``, self-signed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "sakai.crt", tmp_path / "sakai.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    scripted = Scripted(tls=context)
+    cert_path, key_path = localhost_certificate(tmp_path)
+    scripted = Scripted(tls=server_context(cert_path, key_path))
     yield scripted, cert_path
     scripted.stop()
 
@@ -344,3 +324,12 @@ def test_https_refuses_a_certificate_for_another_name(tls_server: tuple[Scripted
         post(client(server, scheme="https", host="127.0.0.1"))  # the certificate names localhost
     assert caught.value.kind == "connect"
     assert server.requests == []
+
+
+def test_https_trusts_the_ca_file_it_is_given(
+        tls_server: tuple[Scripted, Path]) -> None:
+    server, cert_path = tls_server
+    server.answer(OK)
+    pinned = Transport(f"https://localhost:{server.port}", connect_timeout=2, read_timeout=2,
+                       ca_file=str(cert_path))
+    assert pinned.post("/x", b"", {}) == (200, b"ok")

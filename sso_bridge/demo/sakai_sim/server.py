@@ -7,6 +7,7 @@ import io
 import logging
 import re
 import socket
+import ssl
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -120,13 +121,18 @@ class SakaiSimulator:
         self.app = SakaiSimApp(self.state)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._scheme = "http"
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> SakaiSimulator:
-        """Start serving in a daemon thread (port 0 = a free port); returns self."""
+    def serve(self, host: str = "127.0.0.1", port: int = 0,
+              ssl_context: ssl.SSLContext | None = None) -> SakaiSimulator:
+        """Start serving in a daemon thread (port 0 = a free port); returns self. With
+        ``ssl_context``, over https, as Sakai behind TLS."""
         if self._server is not None:
             raise RuntimeError("the simulator is already serving")
         self.state.stopping.clear()
-        server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler,
+                             ssl_context=ssl_context)
+        self._scheme = "https" if ssl_context is not None else "http"
         server.sim_connections = set()  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(
@@ -146,7 +152,7 @@ class SakaiSimulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self._scheme}://{self.host}:{self.port}"
 
     def _require(self) -> BaseWSGIServer:
         if self._server is None:
