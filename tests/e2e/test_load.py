@@ -104,3 +104,7 @@ def test_200_first_time_then_200_returning_learners(rig: Rig) -> None:
     (ARTIFACTS / "load.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     assert returning["sakai_calls_per_login"] == 1.0
+    # No worker died and was replaced on the way (a crash can cost no request at all).
+    log = rig.bridge.log()
+    assert log.count("Booting worker") == rig.bridge.workers, log[-3000:]
+    assert "was sent SIG" not in log and "WORKER TIMEOUT" not in log, log[-3000:]
