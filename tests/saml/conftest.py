@@ -12,6 +12,7 @@ import pytest
 from sso_bridge.keys import load_credentials
 from sso_bridge.saml.metadata import load_idp_metadata
 from sso_bridge.saml.sp import LoginResult, ServiceProvider, build_saml_settings
+from sso_bridge.services import Services
 from sso_bridge.settings import Settings, load_settings
 from sso_bridge.store.sqlite import SqliteStore
 from tests.samlfactory.idp import TestIdp, encode
@@ -57,6 +58,16 @@ class Bridge:
     def login(self, **kwargs: Any) -> LoginResult:
         start = self.start()
         return self.post(self.response(start.request_id, **kwargs), start.relay_token)
+
+
+def login_to(services: Services, idp: TestIdp) -> str:
+    """A whole SP-initiated login to the bridge that ``build_services`` assembled, with a
+    response ``idp`` signed; the learner's EID (or the refusal, raised)."""
+    sp, settings = services.sp, services.settings
+    begun = sp.begin_login(SAKAI + "/portal")
+    xml = idp.signed_response(acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
+                              in_response_to=begun.request_id)
+    return str(sp.complete_login(encode(xml), begun.relay_token, begun.state).identity.eid)
 
 
 def build_bridge(tmp_path: Path, idp: TestIdp, idp_extra: dict[str, Any] | None = None,

@@ -22,8 +22,9 @@ from tests.support import write_config
 IDP = TestIdp()
 
 
-def start(tmp_path: Path, *, next_cert: str | None = "next.crt",
-          next_key: str | None = "next.key") -> Services:
+def configure(tmp_path: Path, *, next_cert: str | None = "next.crt",
+              next_key: str | None = "next.key") -> tuple[Path, dict[str, str]]:
+    """The IdP metadata, a next and an unrelated key pair, and a bridge configuration."""
     (tmp_path / "idp.xml").write_text(IDP.metadata_xml())
     for name in ("next", "other"):
         if not (tmp_path / f"{name}.key").exists():
@@ -35,7 +36,11 @@ def start(tmp_path: Path, *, next_cert: str | None = "next.crt",
                                   "want_assertions_encrypted": True})
     if next_key:
         env["SSO_BRIDGE_SP_NEXT_KEY_FILE"] = str(tmp_path / next_key)
-    return build_services(load_settings(path, env))
+    return path, env
+
+
+def start(tmp_path: Path, **rollover: str | None) -> Services:
+    return build_services(load_settings(*configure(tmp_path, **rollover)))
 
 
 def login(services: Services, encrypt_to: Path, *, name_id_too: bool = False) -> str:
@@ -105,13 +110,8 @@ def test_check_config_reports_the_rollover(tmp_path: Path) -> None:
 
     from sso_bridge.cli import main
 
-    start(tmp_path)  # writes the files and the configuration
-    env = {"SSO_BRIDGE_SP_NEXT_KEY_FILE": str(tmp_path / "next.key")}
-    path, base_env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI,
-                                  extra={"sp": {"next_certificate_file": "next.crt"}},
-                                  idp={"metadata_file": "idp.xml"})
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)],
-                                env={**base_env, **env})
+    path, env = configure(tmp_path)
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "SP key rollover in progress: the next certificate next.crt" in result.output
     assert "the SP certificate next.crt expires in" in result.output  # 30-day test certificate

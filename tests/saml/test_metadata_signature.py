@@ -21,8 +21,8 @@ from sso_bridge import errors
 from sso_bridge.keys import generate
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import load_settings
-from tests.saml.conftest import BASE, SAKAI
-from tests.samlfactory.idp import NS, TestIdp, encode, sign_element
+from tests.saml.conftest import BASE, SAKAI, login_to
+from tests.samlfactory.idp import NS, TestIdp, sign_element
 from tests.support import write_config
 
 IDP = TestIdp()
@@ -69,14 +69,6 @@ def start(tmp_path: Path, metadata: bytes, signer_cert: str | None = "signer.crt
     return build_services(load_settings(path, env))
 
 
-def login(services: Services, idp: TestIdp) -> str:
-    sp, settings = services.sp, services.settings
-    begun = sp.begin_login(SAKAI + "/portal")
-    xml = idp.signed_response(acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
-                              in_response_to=begun.request_id)
-    return sp.complete_login(encode(xml), begun.relay_token, begun.state).identity.eid
-
-
 @pytest.fixture
 def signer_file(tmp_path: Path, signers: dict[str, tuple[str, str]]) -> Path:
     path = tmp_path / "signer.crt"
@@ -96,7 +88,7 @@ def test_metadata_signed_by_the_configured_signer_is_trusted(
         tmp_path: Path, signer_file: Path, signers: dict[str, tuple[str, str]]) -> None:
     services = start(tmp_path, signed_metadata(IDP, signers["federation"]))
     assert services.idp.entity_id == IDP.entity_id
-    assert login(services, IDP)
+    assert login_to(services, IDP)
 
 
 def test_unsigned_metadata_is_refused(tmp_path: Path, signer_file: Path) -> None:
@@ -165,9 +157,9 @@ def test_a_refresh_to_unsigned_metadata_keeps_the_signed_copy(
     (tmp_path / "idp.xml").write_text(ATTACKER.metadata_xml())  # unsigned, the attacker's key
     assert services.refresher.refresh_now() is False
     assert services.idp is before
-    assert login(services, IDP)
+    assert login_to(services, IDP)
     with pytest.raises(errors.SamlInvalid):
-        login(services, ATTACKER)
+        login_to(services, ATTACKER)
 
 
 def test_a_refresh_to_newly_signed_metadata_is_trusted(
@@ -176,7 +168,7 @@ def test_a_refresh_to_newly_signed_metadata_is_trusted(
     rolled = TestIdp(entity_id=IDP.entity_id)
     (tmp_path / "idp.xml").write_bytes(signed_metadata(rolled, signers["federation"]))
     assert services.refresher.refresh_now() is True
-    assert login(services, rolled)
+    assert login_to(services, rolled)
 
 
 # --- metadata over plain HTTP --------------------------------------------------------------
@@ -219,10 +211,10 @@ def test_signed_metadata_over_http_is_verified_and_not_warned_about(
         "metadata_signing_certificate": "signer.crt"})
     services = build_services(load_settings(path, env))
     assert not any("plain HTTP" in w for w in services.warnings)
-    assert login(services, IDP)
+    assert login_to(services, IDP)
     (folder / "idp.xml").write_text(ATTACKER.metadata_xml())
     assert services.refresher.refresh_now() is False  # an unsigned swap on the wire
-    assert login(services, IDP)
+    assert login_to(services, IDP)
 
 
 def test_check_config_says_the_signature_was_verified(

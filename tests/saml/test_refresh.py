@@ -10,8 +10,8 @@ import pytest
 from sso_bridge import errors
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import load_settings
-from tests.saml.conftest import BASE, SAKAI
-from tests.samlfactory.idp import TestIdp, encode
+from tests.saml.conftest import BASE, SAKAI, login_to
+from tests.samlfactory.idp import TestIdp
 from tests.support import write_config
 
 
@@ -27,22 +27,14 @@ OLD = TestIdp()
 NEW = TestIdp(entity_id=OLD.entity_id)  # same IdP, rolled-over signing key
 
 
-def login(services: Services, idp: TestIdp) -> str:
-    sp, settings = services.sp, services.settings
-    start = sp.begin_login(SAKAI + "/portal")
-    xml = idp.signed_response(acs_url=settings.acs_url, sp_entity_id=settings.sp_entity_id,
-                              in_response_to=start.request_id)
-    return sp.complete_login(encode(xml), start.relay_token, start.state).identity.eid
-
-
 def test_a_refreshed_key_is_trusted_and_the_old_one_no_longer(services: Services,
                                                                tmp_path: Path) -> None:
-    assert login(services, OLD)
+    assert login_to(services, OLD)
     (tmp_path / "idp.xml").write_text(NEW.metadata_xml())
     assert services.refresher.refresh_now() is True
-    assert login(services, NEW)
+    assert login_to(services, NEW)
     with pytest.raises(errors.SamlInvalid):
-        login(services, OLD)
+        login_to(services, OLD)
 
 
 def test_a_broken_copy_keeps_the_last_good_one(services: Services, tmp_path: Path) -> None:
@@ -50,7 +42,7 @@ def test_a_broken_copy_keeps_the_last_good_one(services: Services, tmp_path: Pat
     (tmp_path / "idp.xml").write_text("<md:EntityDescriptor truncated")
     assert services.refresher.refresh_now() is False
     assert services.idp is before
-    assert login(services, OLD)
+    assert login_to(services, OLD)
 
 
 def test_the_refresh_thread_picks_up_a_new_key_by_itself(services: Services,
@@ -62,6 +54,6 @@ def test_the_refresh_thread_picks_up_a_new_key_by_itself(services: Services,
         while NEW.cert_pem.split("-----")[2].replace("\n", "") not in "".join(
                 services.idp.signing_certs) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert login(services, NEW)
+        assert login_to(services, NEW)
     finally:
         services.refresher.stop()
