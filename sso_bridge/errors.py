@@ -20,8 +20,10 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     │   ├── SamlInvalid (python3-saml refused it), SamlDeprecatedAlgorithm
     │   ├── SamlAudience, SamlDestination, SamlRecipient, SamlExpired, SamlTooOld
     │   ├── SamlUnsolicited, SamlInResponseTo, SamlReplay, SamlStatus
+    │   ├── SamlRelayStateTooLong      the RelayState is longer than limits.max_relay_state_bytes
     │   └── IdentityError              the assertion lacks a usable Sakai EID
-    │       └── IdentityScopeError     ... or its scope is not the IdP's (shibmd:Scope)
+    │       ├── IdentityScopeError     ... or its scope is not the IdP's (shibmd:Scope)
+    │       └── IdentityCharacters     ... or it holds control or format characters
     ├── SakaiError                     Sakai web services failed
     │   ├── SakaiUnavailable           connection refused, timeout, 5xx without SOAP
     │   ├── SakaiForbidden             HTTP 403: web-service IP allow-list
@@ -31,8 +33,11 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     │   ├── SakaiFault                 any other SOAP fault
     │   ├── SakaiOperationFailed       a "<ExceptionClass> : <message>" string result
     │   │   └── SakaiUserExists        UserAlreadyDefinedException
-    │   └── SakaiProtocolError         the reply is not the SOAP we expect
+    │   ├── SakaiProtocolError         the reply is not the SOAP we expect
+    │   └── SakaiSlow                  the login's Sakai deadline passed
     ├── AccountDisabled                the Sakai account has disabled=true
+    ├── AccountProtected               a protected account (admin, the web-services account ...)
+    ├── AccountLinkRefused             an existing account the bridge may not link
     └── StoreUnavailable               the state store cannot be reached
 """
 
@@ -161,6 +166,10 @@ class SamlStatus(SamlError):
     code = "saml_status"
 
 
+class SamlRelayStateTooLong(SamlError):
+    code = "relay_state_too_long"
+
+
 class IdentityError(SamlError):
     code = "identity_incomplete"
 
@@ -169,6 +178,12 @@ class IdentityScopeError(IdentityError):
     """A scoped identifier (eppn, subject-id) outside the scopes the IdP's metadata declares."""
 
     code = "identity_scope"
+
+
+class IdentityCharacters(IdentityError):
+    """The EID holds control, format (zero-width, bidi) or line-break characters."""
+
+    code = "eid_invalid_characters"
 
 
 # --- Sakai --------------------------------------------------------------------------------
@@ -218,8 +233,26 @@ class SakaiProtocolError(SakaiError):
     code = "sakai_protocol"
 
 
+class SakaiSlow(SakaiError):
+    """The login's overall Sakai deadline passed (``sakai.login_deadline_seconds``)."""
+
+    code = "sakai_slow"
+
+
 class AccountDisabled(BridgeError):
     code = "account_disabled"
+
+
+class AccountProtected(BridgeError):
+    """The EID is protected: admin, the web-services account or ``sakai.protected_eids``."""
+
+    code = "account_protected"
+
+
+class AccountLinkRefused(BridgeError):
+    """An existing Sakai account of a kind the bridge is configured not to link."""
+
+    code = "account_link_refused"
 
 
 class StoreUnavailable(BridgeError):

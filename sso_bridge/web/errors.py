@@ -56,12 +56,30 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                                     "The account you signed in with belongs to another "
                                     "organisation than your sign-in service. Contact the "
                                     "helpdesk with the error id."),
+    errors.IdentityCharacters: Page(403, "Your username cannot be used in Sakai",
+                                    "The username your sign-in service sent contains invisible "
+                                    "or control characters. Contact the helpdesk with the "
+                                    "error id."),
+    errors.SamlRelayStateTooLong: Page(400, "The sign-in link was too long",
+                                       "The sign-in service sent back more than Sakai's sign-in "
+                                       "accepts. " + _RESTART),
     errors.IdentityError: Page(403, "Your account details are incomplete",
                                "Your university did not send the details Sakai needs "
                                "(such as your username). Contact the helpdesk with the error id."),
     errors.SamlError: _SIGNIN_FAILED,
     errors.AccountDisabled: Page(403, "Your Sakai account is disabled",
                                  "Contact the helpdesk with the error id to have it re-enabled."),
+    errors.AccountProtected: Page(403, "This account cannot sign in here",
+                                  "This Sakai account is reserved for administrators and cannot "
+                                  "be used through single sign-on. Contact the helpdesk with "
+                                  "the error id."),
+    errors.AccountLinkRefused: Page(403, "Your Sakai account needs to be connected by support",
+                                    "A Sakai account with your username already exists, and it "
+                                    "was not created through this sign-in. Contact the helpdesk "
+                                    "with the error id so they can connect it for you."),
+    errors.SakaiSlow: Page(503, "Sakai is slow right now",
+                           "Sakai did not answer in time. This is not a problem with your "
+                           "account. Please try again in a few minutes."),
     errors.SakaiOperationFailed: Page(502, "Sakai could not set up your account",
                                       "This is not something you can fix. Contact the helpdesk "
                                       "with the error id."),
