@@ -319,3 +319,26 @@ def test_the_documented_example_leaves_a_federation_nothing_to_miss(tmp_path: Pa
     settings = load_settings(example, env)
     assert settings.metadata.contacts.security.email == "csirt@example.edu"
     assert federation_gaps(settings.metadata) == []
+
+
+def test_an_idp_encrypting_from_the_published_metadata_alone_gets_its_learner_in(
+        tmp_path: Path) -> None:
+    """As Shibboleth IdP does by default, with no encryption setting on the bridge: the key
+    and the algorithm (its first EncryptionMethod) come from the metadata, nothing else."""
+    from tests.samlfactory.encrypt import encrypt_assertion
+    from tests.samlfactory.idp import encode
+
+    services = build_services(load_settings(*configure(tmp_path)))
+    root = parsed(services.sp.metadata())
+    key = root.find("md:SPSSODescriptor/md:KeyDescriptor[@use='encryption']", NS)
+    cert = key.findtext(".//ds:X509Certificate", namespaces=NS)
+    pem = "-----BEGIN CERTIFICATE-----\n" + "".join(cert.split()) + "\n-----END CERTIFICATE-----\n"
+    algorithm = key.find("md:EncryptionMethod", NS).get("Algorithm").rpartition("#")[2]
+    begun = services.sp.begin_login(SAKAI + "/portal")
+    xml = IDP.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=begun.request_id)
+    encrypted = encrypt_assertion(IDP.sign(xml, response=False, assertion=True), pem,
+                                  data=algorithm)
+    posted = IDP.sign(encrypted, response=True, assertion=False)
+    assert "EncryptedAssertion" in posted and "alice@example.org" not in posted
+    result = services.sp.complete_login(encode(posted), begun.relay_token, begun.state)
+    assert result.identity.eid == "alice@example.org"
