@@ -275,13 +275,15 @@ def test_check_config_is_quiet_about_a_federation_ready_config(tmp_path: Path) -
     assert "SP metadata" not in check_config(tmp_path, FEDERATION_READY)
 
 
-def test_check_config_names_a_missing_english_text_and_a_sirtfi_claim_without_contact(
+def test_check_config_names_a_missing_english_text_a_plain_http_logo_and_a_sirtfi_claim(
         tmp_path: Path) -> None:
-    config = {**FEDERATION_READY, "ui": {**FEDERATION_READY["ui"],
+    logo = {"url": "http://lms.example.edu/logo.png", "width": 80, "height": 60}
+    config = {**FEDERATION_READY, "ui": {**FEDERATION_READY["ui"], "logo": logo,
                                          "display_name": {"de": "Beispiel-LMS"}},
               "contacts": {**FEDERATION_READY["contacts"], "security": {}}}
     output = check_config(tmp_path, config)
-    assert "'metadata.ui.display_name.en'" in output
+    assert "set 'metadata.ui.display_name.en'" in output
+    assert "logo is not on https (InCommon): fix 'metadata.ui.logo.url'" in output
     assert "claims SIRTFI, which requires a security contact" in output
 
 
