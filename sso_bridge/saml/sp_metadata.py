@@ -110,9 +110,9 @@ def _extend(root: etree._Element, settings: Settings) -> None:
     m = settings.metadata
     sp = root.find("md:SPSSODescriptor", NAMESPACES)
     assert sp is not None
+    content = GCM_METHODS + (CBC_METHODS if settings.idp.allow_cbc_encryption else ())
     for key in sp.iterfind("md:KeyDescriptor[@use='encryption']", NAMESPACES):
-        allowed = GCM_METHODS + (CBC_METHODS if settings.idp.allow_cbc_encryption else ())
-        for algorithm in allowed + KEY_TRANSPORT_METHODS:
+        for algorithm in content + KEY_TRANSPORT_METHODS:  # only what saml/encryption.py admits
             etree.SubElement(key, f"{{{MD}}}EncryptionMethod", Algorithm=algorithm)
     first_slo = sp.find("md:SingleLogoutService", NAMESPACES)
     assert first_slo is not None
