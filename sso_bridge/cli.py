@@ -39,6 +39,7 @@ def _report(problems: list[str]) -> None:
 @CONFIG_OPTION
 def check_config(config_path: str | None) -> None:
     """Load and validate configuration, keys and IdP metadata; report every problem."""
+    from sso_bridge.saml.sp_metadata import federation_gaps
     from sso_bridge.services import build_services
 
     settings = _settings(config_path)
@@ -49,6 +50,8 @@ def check_config(config_path: str | None) -> None:
         sys.exit(1)
     for warning in services.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for gap in federation_gaps(settings.metadata):  # what a federation registration will miss
+        click.echo(f"warning: {gap}", err=True)
     click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
     if settings.idp.metadata_signing_certificate:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -175,6 +176,67 @@ class LoggingSection:
 
 
 @dataclass(frozen=True)
+class ContactSection:
+    """One ContactPerson of the SP metadata; a role, not a person, ages best."""
+
+    name: str = ""
+    """GivenName, e.g. "LMS operations"."""
+    email: str = ""
+    """EmailAddress (published as mailto:)."""
+
+
+@dataclass(frozen=True)
+class ContactsSection:
+    technical: ContactSection = field(default_factory=ContactSection)
+    administrative: ContactSection = field(default_factory=ContactSection)
+    support: ContactSection = field(default_factory=ContactSection)
+    security: ContactSection = field(default_factory=ContactSection)
+    """Published as a REFEDS security contact (an ``other`` contact, remd:contactType)."""
+
+
+@dataclass(frozen=True)
+class OrganizationSection:
+    """md:Organization; each value per language (``{ en = "...", de = "..." }``)."""
+
+    name: dict[str, str] = field(default_factory=dict)
+    display_name: dict[str, str] = field(default_factory=dict)
+    url: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogoSection:
+    url: str = ""
+    width: int = 0
+    height: int = 0
+    lang: str = ""
+    """Empty: a logo for every language."""
+
+
+@dataclass(frozen=True)
+class UiSection:
+    """mdui:UIInfo, what IdPs and discovery services show; each value per language."""
+
+    display_name: dict[str, str] = field(default_factory=dict)
+    description: dict[str, str] = field(default_factory=dict)
+    information_url: dict[str, str] = field(default_factory=dict)
+    privacy_statement_url: dict[str, str] = field(default_factory=dict)
+    logo: LogoSection = field(default_factory=LogoSection)
+
+
+@dataclass(frozen=True)
+class MetadataSection:
+    """What the SP metadata says beyond keys and endpoints (``saml/sp_metadata.py``)."""
+
+    publish_encryption_key: bool = True
+    """Offer the SP key for encryption too (Shibboleth IdP fails the login without one)."""
+    organization: OrganizationSection = field(default_factory=OrganizationSection)
+    contacts: ContactsSection = field(default_factory=ContactsSection)
+    ui: UiSection = field(default_factory=UiSection)
+    entity_attributes: dict[str, list[str]] = field(default_factory=dict)
+    """mdattr:EntityAttributes: attribute name → values (entity categories, SIRTFI)."""
+
+
+@dataclass(frozen=True)
 class Secrets:
     flask_secret_key: str
     sp_private_key: str
@@ -199,6 +261,7 @@ class Settings:
     logging: LoggingSection = field(default_factory=LoggingSection)
     secrets: Secrets = field(default_factory=lambda: Secrets("", "", "", ""), repr=False)
     config_dir: str = "."
+    metadata: MetadataSection = field(default_factory=MetadataSection)
 
     @property
     def acs_url(self) -> str:
@@ -317,6 +380,7 @@ def validate(s: Settings) -> list[str]:
     if s.secrets.sp_next_private_key and not s.sp.next_certificate_file:
         problems.append("'sp.next_certificate_file': SSO_BRIDGE_SP_NEXT_KEY is set, but no next "
                         "certificate")
+    problems.extend(metadata_problems(s.metadata))
     if s.idp.metadata_max_validity_days < 0:
         problems.append("'idp.metadata_max_validity_days': must be 0 (off) or positive")
     if s.idp.metadata_refresh_seconds < 0:
@@ -333,6 +397,43 @@ def validate(s: Settings) -> list[str]:
                         f"got {s.server.workers}")
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
+    return problems
+
+
+_LANGUAGE = re.compile(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*")
+
+
+def metadata_problems(m: MetadataSection) -> list[str]:
+    """What would make the SP metadata wrong (missing items are check-config warnings)."""
+    problems = []
+    texts = {f"metadata.organization.{k}": v for k, v in vars(m.organization).items()}
+    texts |= {f"metadata.ui.{k}": v for k, v in vars(m.ui).items() if isinstance(v, dict)}
+    for key, per_language in texts.items():
+        for lang, value in per_language.items():
+            if not _LANGUAGE.fullmatch(lang):
+                problems.append(f"'{key}.{lang}': {lang!r} is not a language code (en, de-CH)")
+            if not value.strip():
+                problems.append(f"'{key}.{lang}': empty")
+            elif key.endswith("url"):
+                problems.extend(_check_url(f"{key}.{lang}", value))
+    if any(vars(m.organization).values()) and not all(vars(m.organization).values()):
+        problems.append("'metadata.organization': set all of name, display_name and url")
+    logo = m.ui.logo
+    if logo.url and not logo.url.startswith("data:image/"):
+        problems.extend(_check_url("metadata.ui.logo.url", logo.url))
+    if logo.url and (logo.width <= 0 or logo.height <= 0):
+        problems.append("'metadata.ui.logo': set width and height (pixels) of the logo")
+    if logo.lang and not _LANGUAGE.fullmatch(logo.lang):
+        problems.append(f"'metadata.ui.logo.lang': {logo.lang!r} is not a language code")
+    for kind, contact in vars(m.contacts).items():
+        email = contact.email.removeprefix("mailto:")
+        if contact.name and not email:
+            problems.append(f"'metadata.contacts.{kind}.email': missing (the contact has a name)")
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            problems.append(f"'metadata.contacts.{kind}.email': {email!r} is not an address")
+    for name, values in m.entity_attributes.items():
+        if not name.strip() or not values or not all(v.strip() for v in values):
+            problems.append(f"'metadata.entity_attributes': {name!r} needs a name and values")
     return problems
 
 

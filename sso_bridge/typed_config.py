@@ -52,8 +52,14 @@ def _type_ok(value: Any, hint: Any, key: str, problems: list[str]) -> bool:
         ok = isinstance(value, list) and all(isinstance(v, item) for v in value)
         expected = f"a list of {_type_name(item)}"
     elif origin is dict:
-        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-        expected = "a table of strings"
+        item = typing.get_args(hint)[1]
+        if typing.get_origin(item) is list:  # dict[str, list[str]]
+            ok = isinstance(value, dict) and all(
+                isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values())
+            expected = "a table of lists of strings"
+        else:
+            ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+            expected = "a table of strings"
     elif hint is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         expected = "a number"

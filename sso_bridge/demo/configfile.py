@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,15 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) or _inline(k, prefix)}
     tables = {k: v for k, v in data.items() if k not in scalars}
     lines = [f"[{prefix}]"] if prefix and scalars else []
-    lines += [f"{k} = {toml_value(v)}" for k, v in scalars.items()]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in scalars.items()]
     for name, table in tables.items():
         lines.append(to_toml(table, f"{prefix}.{name}" if prefix else name))
     return "\n".join(lines) + "\n"
+
+
+def _key(key: str) -> str:
+    """A bare TOML key, or a quoted one (a URI as the name of an entity attribute)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _inline(key: str, prefix: str) -> bool:

@@ -11,6 +11,7 @@ Recipe and pitfalls: ``docs/real-idp.md``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from sso_bridge.demo.idp_files import (
     CONFIG_PHP,
     HEADER,
     IDP_HOSTED_PHP,
+    SP_REMOTE_PHP,
     free_port,
     php_json,
     php_string,
@@ -170,7 +172,7 @@ class SimpleSamlIdp:
         hosted = IDP_HOSTED_PHP.replace("@NAMEID@", php_string(self.name_id_format)).replace(
             "@SIGN_METADATA@", "true" if self.sign_metadata else "false")
         self._write_php("metadata/saml20-idp-hosted.php", hosted)
-        self._write_php("metadata/saml20-sp-remote.php", "// SPs are metadata/sp-*.xml files.\n")
+        self._write_php("metadata/saml20-sp-remote.php", SP_REMOTE_PHP)
         self._write_authsources()
 
     def _settings(self) -> str:
@@ -206,11 +208,22 @@ class SimpleSamlIdp:
             "config/authsources.php", AUTHSOURCES_PHP.replace("@USERS@", php_json(users))
         )
 
-    def register_sp(self, name: str, metadata_xml: bytes) -> None:
-        """Trust an SP from its metadata XML; takes effect at the next request."""
+    def register_sp(self, name: str, metadata_xml: bytes, *,
+                    encrypt_assertions: bool = False) -> None:
+        """Trust an SP from its metadata XML; takes effect at the next request.
+
+        ``encrypt_assertions``: the SP-remote option ``assertion.encryption``, so the IdP
+        encrypts to the encryption key of that metadata. SimpleSAMLphp 1.19 (saml2 4.6
+        ``EncryptedAssertion::setAssertion``) then always uses RSA-OAEP with AES-128-CBC;
+        ``sharedkey_algorithm`` only applies to a pre-shared symmetric key, not to metadata.
+        """
         if not _SP_NAME.fullmatch(name):
             raise ValueError(f"SP name {name!r} must match {_SP_NAME.pattern}")
+        options = self.workdir / "metadata" / f"sp-{name}.options.json"
+        options.unlink(missing_ok=True)
         write_atomic(self.workdir / "metadata" / f"sp-{name}.xml", metadata_xml)
+        if encrypt_assertions:
+            write_atomic(options, json.dumps({"assertion.encryption": True}).encode())
 
     def set_user_attributes(self, username: str, attributes: dict[str, list[str]]) -> None:
         """Change what ``username`` releases from the next login in a new IdP session on."""

@@ -59,6 +59,22 @@ $metadata['__DYNAMIC:1__'] = [
     'metadata.sign.enable' => @SIGN_METADATA@,
 ];
 """
+# SPs are metadata/sp-*.xml files, each an 'xml' metadata source. One with an
+# sp-*.options.json beside it is read here too (this flatfile source comes first, so it wins),
+# with SimpleSAMLphp's own parser, and those SP-remote options are added to what its metadata
+# says, as metarefresh's 'template' option does.
+SP_REMOTE_PHP = """\
+foreach (glob(__DIR__ . '/sp-*.options.json') ?: [] as $optionsFile) {
+    $options = json_decode(file_get_contents($optionsFile), true, 512, JSON_THROW_ON_ERROR);
+    $xmlFile = substr($optionsFile, 0, -strlen('.options.json')) . '.xml';
+    foreach (\\SimpleSAML\\Metadata\\SAMLParser::parseDescriptorsFile($xmlFile) as $id => $entity) {
+        $sp = $entity->getMetadata20SP();
+        if ($sp !== null) {
+            $metadata[$id] = array_merge($sp, $options);
+        }
+    }
+}
+"""
 AUTHSOURCES_PHP = """\
 $config = [
     'admin' => ['core:AdminPassword'],

@@ -29,7 +29,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity
-from sso_bridge.saml import checks, response, speedups, xmlsec_policy
+from sso_bridge.saml import checks, response, sp_metadata, speedups, xmlsec_policy
 from sso_bridge.saml.attributes import AttributeMap
 from sso_bridge.saml.encryption import check_encryption
 from sso_bridge.saml.metadata import IdpMetadata
@@ -184,11 +184,7 @@ class ServiceProvider:
                           state=state)
 
     def metadata(self) -> str:
-        xml = self.saml_settings.get_sp_metadata()
-        problems = self.saml_settings.validate_metadata(xml)
-        if problems:
-            raise errors.ConfigError([f"SP metadata: {p}" for p in problems])
-        return xml.decode() if isinstance(xml, bytes) else str(xml)
+        return sp_metadata.published(self.settings, self.saml_settings)
 
     # --- completing a login ---------------------------------------------------------------
 
