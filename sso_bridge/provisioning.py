@@ -138,7 +138,8 @@ class Provisioner:
     def _check(self, identity: Identity, key: str, fingerprint: str) -> Outcome:
         checked_at = self._recall(key, fingerprint)
         if checked_at is not None:
-            if time.time() - checked_at < self.config.account_cache_seconds:
+            cache = self.config.account_cache_seconds
+            if cache > 0 and time.time() - checked_at < cache:
                 return Outcome()
             if self._still_there(identity.eid):
                 if self.config.account_cache_seconds > 0:
