@@ -53,6 +53,7 @@ MARK = "sso_bridge.account"
 """The user property by which the bridge knows its own accounts: ``created`` or ``linked``."""
 CREATED, LINKED = "created", "linked"
 ALWAYS_PROTECTED = ("admin",)
+CREATING, CREATING_SECONDS = ":creating", 60
 
 
 class SakaiAccounts(Protocol):
@@ -189,9 +190,13 @@ class Provisioner:
     def _full_check(self, identity: Identity, key: str, fingerprint: str) -> Outcome:
         eid = identity.eid
         mark = self.sakai.get_user_property(eid, MARK)
-        if mark == "" and self._create(identity):  # "": Sakai has no such EID
+        if mark == "" and self._create(identity, key):  # "": Sakai has no such EID
             self._remember(key, fingerprint)
             return Outcome(created=True)
+        if mark is None and self.store.get(key + CREATING) is not None:
+            # Another login of this learner created it a moment ago and has not marked it yet.
+            self.sakai.set_user_property(eid, MARK, CREATED)
+            mark = CREATED
         need_type = mark is None or self.config.sync_user_type
         sakai_type = self.sakai.get_user_type(eid) if need_type else ""
         if mark is None:
@@ -201,11 +206,16 @@ class Provisioner:
         self._remember(key, fingerprint)
         return Outcome(updated=updated)
 
-    def _create(self, identity: Identity) -> bool:
+    def _create(self, identity: Identity, key: str) -> bool:
         """Create and mark the account; False if it was created at the same moment by another
-        login of the same learner (Sakai had no such EID a moment ago), which is then marked."""
+        login of the same learner (Sakai had no such EID a moment ago), which is then marked.
+        Until it is marked, the note ``<key>:creating`` tells the other logins it is ours."""
         password = secrets.token_urlsafe(48)  # never stored, never logged: SSO-only account
         created = True
+        try:
+            self.store.put(key + CREATING, "1", CREATING_SECONDS)
+        except StoreUnavailable:
+            log.warning("could not note the account creation; a concurrent login may be refused")
         try:
             self.sakai.add_new_user(identity.eid, identity.given_name, identity.family_name,
                                     identity.email, self.user_type(identity), password)

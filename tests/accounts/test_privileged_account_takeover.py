@@ -7,9 +7,12 @@ and the simulator shows the account untouched and no session minted for it.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from sso_bridge.provisioning import MARK
 from tests.accounts.conftest import WS_ACCOUNT, Bridge, spent
@@ -100,3 +103,25 @@ def test_accounts_the_bridge_creates_are_marked_as_its_own(bridge: Bridge) -> No
         "login": 1, "getUserProperty": 1, "addNewUser": 1, "setUserProperty": 1,
         "getSessionForUser": 1}
     assert bridge.user("new@example.org")["properties"] == {MARK: "created"}
+
+
+def test_a_second_login_while_the_first_is_creating_the_account_is_not_refused(
+        bridge: Bridge) -> None:
+    """The bridge's account exists, unmarked, between addNewUser and setUserProperty; another
+    login of the same learner in that moment must not take it for someone else's account."""
+    eid = "twice@example.org"
+    requests.post(bridge.sim.url + "/_sim/config", timeout=5, json={
+        "hang_seconds": 1.5, "fail_next": {"setUserProperty": "timeout"}}).raise_for_status()
+    replies: list[int] = []
+    first = threading.Thread(target=lambda: replies.append(bridge.login(eid).status_code))
+    first.start()
+    deadline = time.monotonic() + 5
+    while not bridge.user(eid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert bridge.user(eid) and MARK not in bridge.user(eid)["properties"]  # the moment
+    other = bridge.client.application.test_client()
+    second = Bridge(bridge.services, other, bridge.idp, bridge.sim).login(eid)
+    first.join(timeout=10)
+    assert (second.status_code, replies) == (302, [302])
+    assert bridge.user(eid)["properties"] == {MARK: "created"}
+    assert len(bridge.sessions_of(eid)) == 2
