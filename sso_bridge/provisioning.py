@@ -16,6 +16,8 @@ In order, for every login:
    ``linked``), else :class:`AccountLinkRefused`, before anything is changed. Then
    ``disabled``, and name, email and user type are brought in step, each only when it differs
    from what Sakai holds (names compared as Sakai stores them: :mod:`sso_bridge.sakai.names`).
+   An unmarked account that another login of the same learner is creating at this moment
+   (between ``addNewUser`` and its mark; a note in the store says so for 60 s) is the bridge's.
 
 Calls: first login 4 (getUserProperty, addNewUser, setUserProperty, getSessionForUser);
 returning 2; full check of an existing account 6 plus one per changed field.
