@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from sso_bridge.errors import ConfigError
 from sso_bridge.provisioning import MARK
 from tests.accounts.conftest import WS_ACCOUNT, Bridge, spent
 
@@ -125,3 +126,18 @@ def test_a_second_login_while_the_first_is_creating_the_account_is_not_refused(
     assert (second.status_code, replies) == (302, [302])
     assert bridge.user(eid)["properties"] == {MARK: "created"}
     assert len(bridge.sessions_of(eid)) == 2
+
+
+@pytest.mark.parametrize(("sakai", "problem"), [
+    ({"protected_eids": ["ok", " "]}, "'sakai.protected_eids[1]': must not be empty"),
+    ({"protected_eids": ["<>"]}, "'sakai.protected_eids'"),
+    ({"account_cache_seconds": 600, "full_check_seconds": 300},
+     "'sakai.account_cache_seconds': must not exceed 'sakai.full_check_seconds' (300)"),
+    ({"full_check_seconds": -1}, "'sakai.full_check_seconds': must be 0 (off) or positive"),
+    ({"link_existing_types": "guest"}, "'sakai.link_existing_types': expected a list"),
+])
+def test_wrong_account_settings_are_named_at_start_up(
+        make_bridge: Callable[..., Bridge], sakai: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_bridge(**sakai)
+    assert any(problem in p for p in info.value.problems), info.value.problems
