@@ -3,7 +3,9 @@ expiry sweep reads an index instead of the whole table."""
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import sqlite3
 import stat
 from pathlib import Path
@@ -55,18 +57,41 @@ def test_state_folder_falls_back_to_the_users_state_home(tmp_path: Path) -> None
     assert folder.default_folder({"STATE_DIRECTORY": "/a:/b"}, system) == Path("/a")
 
 
+def _shared_group() -> int:
+    """A group other users belong to (``users``), for a group-writable folder."""
+    try:
+        return grp.getgrnam("users").gr_gid
+    except KeyError:  # pragma: no cover - Debian has it
+        pytest.skip("no 'users' group")
+
+
 @pytest.mark.parametrize("mode", [0o777, 0o1777, 0o770, 0o702])
 def test_state_folder_others_can_write_to_is_refused_at_start_up(tmp_path: Path,
                                                                 mode: int) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(mode)
+    try:
+        os.chown(shared, -1, _shared_group())
+    except PermissionError:  # pragma: no cover - not root and not in the group
+        pytest.skip("cannot give the folder a shared group")
     path, env = _config(tmp_path, state_directory=str(shared))
     result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
     assert result.exit_code != 0
     assert f"the state folder {shared} can be written by other users" in result.output
     assert f"chmod 700 {shared}" in result.output
     assert not (shared / "state.sqlite3").exists()
+
+
+def test_a_group_writable_folder_of_the_users_private_group_is_accepted(tmp_path: Path) -> None:
+    """What a umask of 002 makes: group-writable, but the group is the user's alone."""
+    own = tmp_path / "umask002"
+    own.mkdir()
+    own.chmod(0o775)
+    group = grp.getgrgid(own.stat().st_gid)
+    if group.gr_name != pwd.getpwuid(os.geteuid()).pw_name or group.gr_mem:
+        pytest.skip("this user has no private group")  # pragma: no cover
+    SqliteStore(str(own / "state.sqlite3")).put("k", "v", 60)
 
 
 def test_an_explicit_sqlite_url_in_a_shared_folder_is_refused(tmp_path: Path) -> None:

@@ -8,14 +8,18 @@ Chosen in this order (``store.state_directory`` overrides all of them):
 3. ``$XDG_STATE_HOME/sso-bridge``, by default ``~/.local/state/sso-bridge`` (a developer's
    machine).
 
-A folder is created with mode 0700. One that another user owns, or that its group or others
-may write, is refused: whoever can write there can replace the replay cache's file (and
-replay an assertion) or the account cache's (and skip the disabled check).
+A folder is created with mode 0700. One that another user owns, or that others may write, is
+refused: whoever can write there can replace the replay cache's file (and replay an assertion)
+or the account memory (and skip the disabled check). So is one its group may write, unless that
+group is the owner's private group with no other member (a umask of 002 makes such folders;
+Debian's OpenSSH accepts them on the same terms).
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,8 +53,19 @@ def private_folder(folder: Path) -> Path:
         raise StoreUnavailable(f"the state folder {folder} belongs to uid {info.st_uid}, not to "
                                f"this process's user (uid {os.geteuid()}); give the bridge a "
                                "folder of its own (store.state_directory)")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    others = stat.S_IWOTH | (0 if _private_group(info.st_gid, info.st_uid) else stat.S_IWGRP)
+    if info.st_mode & others:
         raise StoreUnavailable(f"the state folder {folder} can be written by other users (mode "
                                f"{stat.S_IMODE(info.st_mode):04o}); make it private: "
                                f"chmod 700 {folder}")
     return folder
+
+
+def _private_group(gid: int, uid: int) -> bool:
+    """Whether ``gid`` is the user's own group (same name, no other member)."""
+    try:
+        group, user = grp.getgrgid(gid), pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return (group.gr_name == user.pw_name and user.pw_gid == gid
+            and set(group.gr_mem) <= {user.pw_name})
