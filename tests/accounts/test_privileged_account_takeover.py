@@ -141,3 +141,15 @@ def test_wrong_account_settings_are_named_at_start_up(
     with pytest.raises(ConfigError) as info:
         make_bridge(**sakai)
     assert any(problem in p for p in info.value.problems), info.value.problems
+
+
+def test_an_account_sakai_cannot_mark_is_not_linked(make_bridge: Callable[..., Bridge]) -> None:
+    """A directory provider's user has no local record: setUserProperty answers failure."""
+    bridge = make_bridge(link_existing_types=["*"])
+    bridge.add_user("ldap@example.org", first="Lee", last="Dap", type="student")
+    requests.post(bridge.sim.url + "/_sim/fail-next", json={"setUserProperty": "result:failure"},
+                  timeout=5).raise_for_status()
+    reply = bridge.login("ldap@example.org")
+    assert reply.status_code == 403 and "(account_link_refused)" in reply.text
+    assert bridge.sessions_of("ldap@example.org") == []
+    assert bridge.user("ldap@example.org")["first"] == "Lee"
