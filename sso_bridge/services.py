@@ -89,6 +89,13 @@ def _sakai_client(settings: Settings) -> SakaiClient:
                        if c.ca_certificate_file else "")
 
 
+def _open_store(settings: Settings) -> Store:
+    c = settings.store
+    folder = str(settings.path(c.state_directory)) if c.state_directory else ""
+    return open_store(c.url, password=settings.secrets.redis_password, tls=c.redis_tls,
+                      state_directory=folder)
+
+
 def build_services(settings: Settings, *, audit: AuditLog | None = None,
                    sakai: SakaiClient | None = None) -> Services:
     problems: list[str] = []
@@ -102,9 +109,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     next_cert = next_credentials.certificate_base64 if next_credentials else ""
     idp = _step(problems, lambda: _load_metadata(settings))
     sakai = sakai or _step(problems, lambda: _sakai_client(settings))
-    store = _step(problems, lambda: open_store(settings.store.url,
-                                               password=settings.secrets.redis_password,
-                                               tls=settings.store.redis_tls))
+    store = _step(problems, lambda: _open_store(settings))
     if problems or credentials is None or idp is None or store is None or sakai is None:
         raise ConfigError(problems)
     saml_settings: Any = _step(problems, lambda: build_saml_settings(

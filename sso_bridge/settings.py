@@ -105,7 +105,9 @@ class SakaiSection:
     default_user_type: str = "registered"
     user_types: dict[str, str] = field(default_factory=dict)
     """Affiliation → Sakai user type, first affiliation of the learner found here wins."""
-    account_cache_seconds: int = 300
+    account_cache_seconds: int = 0
+    """Opt-in: for this long after a check, a returning learner costs one Sakai call and an
+    account disabled in Sakai is let in (0: the disabled check runs at every login)."""
     breaker_failures: int = 5
     """Consecutive unavailability errors that open the circuit (0: no breaker)."""
     breaker_cooldown_seconds: float = 30.0
@@ -113,14 +115,29 @@ class SakaiSection:
     """PEM CA certificates that alone are trusted for Sakai's https (an internal CA);
     empty: the system's trust store."""
     cookie: CookieSection = field(default_factory=CookieSection)
+    protected_eids: list[str] = field(default_factory=list)
+    """EIDs the bridge never signs in or modifies, besides ``admin`` and ``admin_user``: exact
+    EIDs or shell-style patterns (``*-admin``), compared after Sakai's EID normalisation."""
+    link_existing_types: list[str] = field(default_factory=list)
+    """Sakai user types of existing accounts the bridge did not create that it may take over
+    (``"*"``: any). Empty: only accounts the bridge created or linked before."""
+    sync_user_type: bool = True
+    """Keep the Sakai user type in step with the learner's affiliation (``user_types``)."""
+    full_check_seconds: int = 86400
+    """After a full account check, a returning learner with unchanged attributes gets the
+    light check (disabled? deleted?) for this long; 0: a full check at every login."""
 
 
 @dataclass(frozen=True)
 class StoreSection:
-    url: str = "sqlite:///tmp/sso-bridge-state.sqlite3"
-    """sqlite:///<path> (one machine, many workers) or redis://host:port/db (many machines)."""
+    url: str = ""
+    """sqlite:///<path> (one machine, many workers) or redis://host:port/db (many machines).
+    Empty: SQLite in the bridge's private state folder (``state_directory``)."""
     login_timeout_seconds: int = 600
     redis_tls: bool = False
+    state_directory: str = ""
+    """The private folder (0700) of the SQLite store. Empty: $STATE_DIRECTORY (systemd's
+    StateDirectory=), else /var/lib/sso-bridge when writable, else ~/.local/state/sso-bridge."""
 
 
 @dataclass(frozen=True)
@@ -370,8 +387,9 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sakai.portal_path': must start with '/'")
     if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:
         problems.append("'sakai.cookie.samesite': 'None' requires 'sakai.cookie.secure = true'")
-    if not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
+    if s.store.url and not s.store.url.startswith(("sqlite:///", "redis://", "rediss://")):
         problems.append("'store.url': must start with sqlite:///, redis:// or rediss://")
+    problems.extend(_check_accounts(s.sakai))
     if s.sakai.ca_certificate_file and not s.sakai.url.startswith("https://"):
         problems.append("'sakai.ca_certificate_file': set, but 'sakai.url' is not https")
     if s.sp.next_certificate_file and not s.secrets.sp_next_private_key:
@@ -434,6 +452,21 @@ def metadata_problems(m: MetadataSection) -> list[str]:
     for name, values in m.entity_attributes.items():
         if not name.strip() or not values or not all(v.strip() for v in values):
             problems.append(f"'metadata.entity_attributes': {name!r} needs a name and values")
+    return problems
+
+
+def _check_accounts(c: SakaiSection) -> list[str]:
+    problems = []
+    for i, eid in enumerate(c.protected_eids):
+        if not eid.strip():
+            problems.append(f"'sakai.protected_eids[{i}]': must not be empty")
+    for key, value in (("sakai.full_check_seconds", c.full_check_seconds),
+                       ("sakai.account_cache_seconds", c.account_cache_seconds)):
+        if value < 0:
+            problems.append(f"'{key}': must be 0 (off) or positive, got {value}")
+    if c.account_cache_seconds > c.full_check_seconds:
+        problems.append("'sakai.account_cache_seconds': must not exceed "
+                        f"'sakai.full_check_seconds' ({c.full_check_seconds})")
     return problems
 
 

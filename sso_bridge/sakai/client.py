@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 LOGIN_PATH = "/sakai-ws/soap/login"
 SCRIPT_PATH = "/sakai-ws/soap/sakai"
 SAFE_TO_REPEAT = frozenset({"checkForUser", "getUserProperty", "getUserEmail",
-                            "getUserDisplayName", "checkSession", "isSuperUser"})
+                            "getUserDisplayName", "getUserType", "checkSession", "isSuperUser"})
 _SESSION_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{15,127}$")
 
 OnCall = Callable[[str, float, str | None], None]
@@ -146,6 +146,28 @@ class SakaiClient:
     def change_user_email(self, eid: str, email: str) -> None:
         """Update the email (the user must exist)."""
         self._expect_success("changeUserEmail", [("eid", eid), ("email", email)])
+
+    # --- account type and marks -------------------------------------------------------------
+
+    def get_user_type(self, eid: str) -> str:
+        """The user's Sakai type (``registered``, ``guest`` ...), ``''`` if unknown or unset
+        (the part is ``userid``; it is an EID)."""
+        return self._admin_call("getUserType", [("userid", eid)])
+
+    def change_user_type(self, eid: str, user_type: str) -> None:
+        """Set the user type (the user must exist: Sakai faults with an NPE otherwise)."""
+        self._expect_success("changeUserType", [("eid", eid), ("type", user_type)])
+
+    def set_user_property(self, eid: str, name: str, value: str) -> bool:
+        """Set a user property (super user only); False when Sakai answers ``failure`` (the
+        user has no record Sakai can edit)."""
+        parts = [("eid", eid), ("key", name), ("value", value)]
+        result = soap.check_string_result(self._admin_call("setUserProperty", parts))
+        if result not in ("success", "failure"):
+            got = soap.redact_session_ids(result)[:80]
+            raise SakaiProtocolError(f"Sakai setUserProperty: expected 'success' or 'failure', "
+                                     f"got {got!r}")
+        return result == "success"
 
     # --- sessions --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ one machine, any number of gunicorn workers) and Redis (several machines). Both 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 
@@ -25,12 +26,18 @@ class Store(Protocol):
         """Raise StoreUnavailable if the store cannot be used."""
 
 
-def open_store(url: str, *, password: str = "", tls: bool = False) -> Store:
-    """The store named by a ``sqlite:///path`` or ``redis://host:port/db`` URL."""
-    if url.startswith("sqlite:///"):
+def open_store(url: str, *, password: str = "", tls: bool = False,
+               state_directory: str = "") -> Store:
+    """The store named by a ``sqlite:///path`` or ``redis://host:port/db`` URL; an empty URL
+    is SQLite in the private state folder (:mod:`sso_bridge.store.folder`)."""
+    if not url or url.startswith("sqlite:///"):
+        from sso_bridge.store import folder
         from sso_bridge.store.sqlite import SqliteStore
 
-        return SqliteStore(url.removeprefix("sqlite://"))
+        if url:
+            return SqliteStore(url.removeprefix("sqlite://"))
+        where = Path(state_directory) if state_directory else folder.default_folder()
+        return SqliteStore(str(where / folder.FILE_NAME))
     from sso_bridge.store.redis import RedisStore
 
     return RedisStore(url, password=password, tls=tls)

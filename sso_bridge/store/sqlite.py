@@ -1,13 +1,18 @@
-"""The embedded store: one SQLite file in WAL mode, shared by every worker on the machine."""
+"""The embedded store: one SQLite file in WAL mode, shared by every worker on the machine.
+
+The file is created 0600 in a folder only the bridge's user may write
+(:func:`sso_bridge.store.folder.private_folder`)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from sso_bridge.errors import StoreUnavailable
+from sso_bridge.store.folder import private_folder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (
@@ -15,7 +20,10 @@ CREATE TABLE IF NOT EXISTS state (
     value TEXT NOT NULL,
     expires REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS state_expires ON state (expires);
 """
+PURGE = "DELETE FROM state WHERE expires <= ?"
+"""The expiry sweep: a range of the ``state_expires`` index, never a scan of the table."""
 _PURGE_EVERY = 256
 
 
@@ -24,8 +32,9 @@ class SqliteStore:
         self.path = path
         self._local = threading.local()
         self._writes = 0
+        private_folder(Path(path).parent)
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # WAL files take its mode
             db = self._connect()
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
@@ -63,7 +72,7 @@ class SqliteStore:
     def _maybe_purge(self) -> None:
         self._writes += 1
         if self._writes % _PURGE_EVERY == 0:
-            self._write("DELETE FROM state WHERE expires <= ?", (time.time(),))
+            self._write(PURGE, (time.time(),))
 
     def put(self, key: str, value: str, ttl: int) -> None:
         self._write("INSERT OR REPLACE INTO state (key, value, expires) VALUES (?, ?, ?)",

@@ -41,7 +41,7 @@ def test_sakai_configuration_faults_show_sakai_unavailable(
 
 
 def test_timeout_is_bounded_and_creates_nothing(sim: DemoStack) -> None:
-    sim_control(sim, "fail-next", {"checkForUser": "timeout"})
+    sim_control(sim, "fail-next", {"getUserProperty": "timeout"})
     began = time.monotonic()
     reply = bridge_login(sim, "peggy")
     assert_page(reply, 503, "Sakai is unavailable right now", "sakai_unavailable")

@@ -13,6 +13,7 @@ NOT FOR PRODUCTION: it is unauthenticated. Routes::
                                        properties, super_user}
     GET  /_sim/users/<eid>             one user
     POST /_sim/users/<eid>/properties  {"name": "value" | null}  (null removes)
+    DELETE /_sim/users/<eid>           remove the user, as an admin would in Sakai
     GET  /_sim/calls                   {"<operation>": count}
     GET  /_sim/sessions                [{user_eid, user_id, origin}] (never the ids)
     POST /_sim/expire-sessions         {"scope": "admin" | "all"} -> {"expired": n}
@@ -100,6 +101,9 @@ def _user_routes(state: SimState, request: Request, rest: list[str]) -> Response
     user = state.find_user(rest[0])
     if user is None:
         return _json({"error": "no such user"}, 404)
+    if not rest[1:] and request.method == "DELETE":
+        state.remove_user(user)
+        return _json({"removed": user.eid})
     if rest[1:] == ["properties"] and request.method == "POST":
         with state.lock:
             for name, value in _body(request).items():

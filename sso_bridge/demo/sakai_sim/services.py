@@ -26,13 +26,17 @@ class CallContext:
 
 Handler = Callable[[CallContext, dict[str, str]], "str | None"]
 Service = dict[str, tuple[OperationSpec, Handler]]
-_TAG_RE = re.compile(r"<[^>]*>")
+_BR_RE = re.compile(r"<\s*br.*?>")
+_TAG_RE = re.compile(r"<.*?>", re.DOTALL)
 NPE = "java.lang.NullPointerException"
 
 
 def _plain(text: str) -> str:
-    """``FormattedText.convertFormattedTextToPlaintext``, roughly: drop tags, unescape."""
-    return html.unescape(_TAG_RE.sub("", text))
+    """``FormattedText.convertFormattedTextToPlaintext``, which ``BaseUserEdit.setFirstName``
+    and ``setLastName`` apply to every name (SAK-20226): ``<br>`` becomes a newline, every
+    ``<...>`` is dropped, character references are decoded. Nothing is trimmed, so
+    ``"Smith <Jr>"`` is stored as ``"Smith "``."""
+    return html.unescape(_TAG_RE.sub("", _BR_RE.sub("\n", text)))
 
 
 def _fault(message: str) -> SoapFaultError:
@@ -174,6 +178,10 @@ def _set_email(user: SimUser, p: dict[str, str]) -> None:
     user.email = p["email"]
 
 
+def _set_type(user: SimUser, p: dict[str, str]) -> None:
+    user.type = p["type"]
+
+
 def _set_info(user: SimUser, p: dict[str, str]) -> None:
     _set_name(user, p)
     _set_email(user, p)
@@ -250,6 +258,7 @@ SCRIPT_SERVICE: Service = {
     "addNewUser": (_spec(*_INFO), add_new_user),
     "changeUserName": (_spec("sessionid", "eid", "firstname", "lastname"), _editor(_set_name)),
     "changeUserEmail": (_spec("sessionid", "eid", "email"), _editor(_set_email)),
+    "changeUserType": (_spec("sessionid", "eid", "type"), _editor(_set_type)),
     "changeUserInfo": (_spec(*_INFO), _editor(_set_info)),
     "getSessionForUser": (
         _spec("sessionid", "eid", "wsonly", booleans=("wsonly",)), get_session_for_user

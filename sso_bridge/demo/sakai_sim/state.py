@@ -77,7 +77,9 @@ class SimUser:
         self.password_hash = _hash_password(password, rounds) if password else None
 
     def display_name(self) -> str:
-        name = f"{self.first} {self.last}".strip()
+        """``BaseUserEdit.getDisplayName``: first name, a space if there is one, last name;
+        the EID when both are empty. Returned as stored: not trimmed, not HTML-escaped."""
+        name = f"{self.first} {self.last}" if self.first else self.last
         return name or self.eid
 
     def public(self) -> dict[str, Any]:
