@@ -21,7 +21,7 @@ from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
-from sso_bridge.settings import Settings
+from sso_bridge.settings import Settings, unscoped_eid_warning
 from sso_bridge.store import Store, open_store
 
 T = TypeVar("T")
@@ -117,9 +117,9 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         warnings.append(f"the IdP metadata comes over plain HTTP ({settings.idp.metadata_url}) "
                         "and unsigned: anyone on the way can replace the IdP's keys; set "
                         "'idp.metadata_signing_certificate' or use https")
-    if not idp.scopes:
-        warnings.append(f"the metadata of {idp.entity_id} declares no shibmd:Scope, so scoped "
-                        "identifiers (eduPersonPrincipalName) are not scope-checked")
+    unscoped = unscoped_eid_warning(settings)
+    if unscoped:
+        warnings.append(unscoped)
     for creds, name in ((credentials, settings.sp.certificate_file),
                         (next_credentials, settings.sp.next_certificate_file)):
         if creds is not None and creds.days_to_expiry < EXPIRY_WARNING_DAYS:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from sso_bridge import presets
 from sso_bridge.errors import ConfigError
+from sso_bridge.presets import PresetName
 from sso_bridge.typed_config import read_dataclass
 
 CONFIG_ENV = "SSO_BRIDGE_CONFIG"
@@ -67,17 +70,32 @@ class IdpSection:
     clock_skew_seconds: int = 120
     max_assertion_age_seconds: int = 600
     require_destination: bool = True
+    preset: PresetName = "generic"
+    """The IdP product (``sso_bridge/presets.py``): its defaults fill every key not written."""
+    scopes: list[str] = field(default_factory=list)
+    """The scopes (domains) of the IdP's scoped identifiers, when its metadata declares no
+    shibmd:Scope."""
 
 
 @dataclass(frozen=True)
 class AttributesSection:
-    eid: list[str] = field(default_factory=lambda: ["eduPersonPrincipalName"])
+    eid: list[str] = field(default_factory=lambda: list(SCOPED_EID_SOURCES))
     """Where the Sakai EID comes from, first present wins: attribute names, or ``nameid``."""
     given_name: str = "givenName"
     family_name: str = "sn"
     email: str = "mail"
     affiliation: str = "eduPersonAffiliation"
     display_name: str = "displayName"
+    allow_unscoped_eid: bool = False
+    """Accept an EID source without a scope (uid, the NameID): the IdP may then assert any
+    account name, a Sakai administrator's included."""
+
+
+SCOPED_EID_SOURCES = ("subject-id", "pairwise-id", "eduPersonPrincipalName")
+SCOPED_NAMES = frozenset({*SCOPED_EID_SOURCES, "urn:oasis:names:tc:SAML:attribute:subject-id",
+                          "urn:oasis:names:tc:SAML:attribute:pairwise-id",
+                          "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"})
+"""The EID sources that carry a scope (``local@scope``) the bridge checks."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +217,8 @@ class Settings:
     logging: LoggingSection = field(default_factory=LoggingSection)
     secrets: Secrets = field(default_factory=lambda: Secrets("", "", "", ""), repr=False)
     config_dir: str = "."
+    preset_values: dict[str, Any] = field(default_factory=dict)
+    """What ``idp.preset`` set, by dotted key (the keys the admin did not write)."""
 
     @property
     def acs_url(self) -> str:
@@ -234,11 +254,14 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     problems: list[str] = []
-    values = read_dataclass(Settings, raw, "", problems, skip={"secrets", "config_dir"})
+    preset_values = presets.apply(raw)
+    values = read_dataclass(Settings, raw, "", problems,
+                            skip={"secrets", "config_dir", "preset_values"})
     secrets = _read_secrets(environ, problems)
     if problems:
         raise ConfigError(problems)
-    settings = Settings(**values, secrets=secrets, config_dir=str(Path(path).resolve().parent))
+    settings = Settings(**values, secrets=secrets, config_dir=str(Path(path).resolve().parent),
+                        preset_values=preset_values)
     problems.extend(validate(settings))
     if problems:
         raise ConfigError(problems)
@@ -301,8 +324,7 @@ def validate(s: Settings) -> list[str]:
     if not (s.idp.want_response_signed or s.idp.want_assertion_signed):
         problems.append("'idp': at least one of 'idp.want_response_signed' and "
                         "'idp.want_assertion_signed' must be true")
-    if not s.attributes.eid:
-        problems.append("'attributes.eid': name at least one attribute (or 'nameid')")
+    problems.extend(_check_eid_sources(s))
     if not s.sakai.portal_path.startswith("/"):
         problems.append("'sakai.portal_path': must start with '/'")
     if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:
@@ -334,6 +356,36 @@ def validate(s: Settings) -> list[str]:
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
     return problems
+
+
+def _check_eid_sources(s: Settings) -> list[str]:
+    """Hole 1 of issue 10: an EID source without a scope lets the IdP name any account."""
+    if not s.attributes.eid:
+        return ["'attributes.eid': name at least one attribute (or 'nameid')"]
+    unscoped = [source for source in s.attributes.eid if source not in SCOPED_NAMES]
+    problems = []
+    if unscoped and not s.attributes.allow_unscoped_eid:
+        problems.append(f"'attributes.eid': {', '.join(unscoped)} carries no scope, so the IdP "
+                        "could name any Sakai account (an 'admin' included); use subject-id, "
+                        "pairwise-id or eduPersonPrincipalName, or set "
+                        "'attributes.allow_unscoped_eid = true'")
+    problems += [f"'idp.scopes': {scope!r} is not a domain" for scope in s.idp.scopes
+                 if not _SCOPE.fullmatch(scope)]
+    return problems
+
+
+def unscoped_eid_warning(s: Settings) -> str | None:
+    """check-config's warning when the EID may come from a source without a scope."""
+    unscoped = [source for source in s.attributes.eid if source not in SCOPED_NAMES]
+    if not (unscoped and s.attributes.allow_unscoped_eid):
+        return None
+    origin = " (from the preset)" if "attributes.allow_unscoped_eid" in s.preset_values else ""
+    return (f"the EID may come from {', '.join(unscoped)}, which carries no scope "
+            f"(attributes.allow_unscoped_eid = true{origin}): the IdP can name any Sakai "
+            "account, so keep Sakai's administrators in the protected set")
+
+
+_SCOPE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
 def _check_url(key: str, value: str) -> list[str]:

@@ -168,7 +168,8 @@ class ServiceProvider:
             requested_authn_contexts=tuple(c.requested_authn_context),
             clock_skew=c.clock_skew_seconds, max_age=c.max_assertion_age_seconds,
             require_destination=c.require_destination)
-        return Trust(idp, saml_settings, AttributeMap(s.attributes, idp.scopes), expected)
+        attribute_map = AttributeMap(s.attributes, idp.scopes, tuple(c.scopes), idp.entity_id)
+        return Trust(idp, saml_settings, attribute_map, expected)
 
     # --- starting a login -----------------------------------------------------------------
 

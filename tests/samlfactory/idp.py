@@ -28,6 +28,7 @@ NS = {
     "xs": "http://www.w3.org/2001/XMLSchema",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
+SHIBMD = "urn:mace:shibboleth:metadata:1.0"
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -184,10 +185,13 @@ class TestIdp:
         entity_id: str = "https://idp.test.example/idp",
         sso_url: str = "https://idp.test.example/sso",
         want_signed_requests: bool = False,
+        scopes: tuple[str | tuple[str, bool], ...] = ("example.org", "example.edu"),
     ) -> None:
         self.entity_id = entity_id
         self.sso_url = sso_url
         self.want_signed_requests = want_signed_requests
+        self.scopes = tuple((s, False) if isinstance(s, str) else s for s in scopes)
+        """shibmd:Scope values of the metadata, ``(value, regexp)``; empty: none declared."""
         self.key_pem, self.cert_pem = generate_key_and_cert("idp.test.example")
 
     def idp_settings(self) -> dict[str, object]:
@@ -204,6 +208,12 @@ class TestIdp:
         idp = _sub(root, "md", "IDPSSODescriptor",
                    protocolSupportEnumeration=NS["samlp"],
                    WantAuthnRequestsSigned=str(self.want_signed_requests).lower())
+        if self.scopes:
+            extensions = _sub(idp, "md", "Extensions")
+            for value, regexp in self.scopes:
+                scope = etree.SubElement(extensions, f"{{{SHIBMD}}}Scope", nsmap={"shibmd": SHIBMD})
+                scope.set("regexp", str(regexp).lower())
+                scope.text = value
         key_info = _sub(_sub(idp, "md", "KeyDescriptor", use="signing"), "ds", "KeyInfo")
         _sub(_sub(key_info, "ds", "X509Data"), "ds", "X509Certificate", cert_body(self.cert_pem))
         _sub(idp, "md", "NameIDFormat", TRANSIENT)
