@@ -22,8 +22,8 @@ def normalise_eid(raw: str) -> str:
     result, final sigma and dotted capital I included), trimmed as Java's ``String.trim`` trims
     (characters up to U+0020 only, not other Unicode whitespace), then the characters
     ``< > , ; : \\ /`` removed (so ``"jdoe@x.edu <"`` keeps its inner space, as Sakai keeps
-    it); at most 255 UTF-16 code units, as Java counts. Empty after normalisation, or too long, is an
-    :class:`IdentityError`.
+    it); at most 255 UTF-16 code units, as Java counts. Empty after normalisation, or too
+    long, is an :class:`IdentityError`.
 
     Sakai would keep control, format (zero-width, bidi overrides), line-separator and
     non-ASCII space characters, so ``"jdoe\\u200b@x.edu"`` would become a second account that

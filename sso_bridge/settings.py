@@ -23,6 +23,11 @@ from sso_bridge.presets import PresetName
 from sso_bridge.typed_config import read_dataclass
 
 CONFIG_ENV = "SSO_BRIDGE_CONFIG"
+SCOPED_EID_SOURCES: tuple[str, ...] = ("subject-id", "pairwise-id", "eduPersonPrincipalName")
+SCOPED_NAMES = frozenset({*SCOPED_EID_SOURCES, "urn:oasis:names:tc:SAML:attribute:subject-id",
+                          "urn:oasis:names:tc:SAML:attribute:pairwise-id",
+                          "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"})
+"""The EID sources that carry a scope (``local@scope``) the bridge checks."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,6 @@ class AttributesSection:
     allow_unscoped_eid: bool = False
     """Accept an EID source without a scope (uid, the NameID): the IdP may then assert any
     account name, a Sakai administrator's included."""
-
-
-SCOPED_EID_SOURCES = ("subject-id", "pairwise-id", "eduPersonPrincipalName")
-SCOPED_NAMES = frozenset({*SCOPED_EID_SOURCES, "urn:oasis:names:tc:SAML:attribute:subject-id",
-                          "urn:oasis:names:tc:SAML:attribute:pairwise-id",
-                          "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"})
-"""The EID sources that carry a scope (``local@scope``) the bridge checks."""
 
 
 @dataclass(frozen=True)
