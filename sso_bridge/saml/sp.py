@@ -82,6 +82,7 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
             "wantAssertionsEncrypted": c.want_assertions_encrypted,
             "wantNameId": True,
             "wantAttributeStatement": c.want_attribute_statement,
+            "allowRepeatAttributeName": True,  # merged: saml/attributes.py says why it is safe
             "requestedAuthnContext": list(c.requested_authn_context) or False,
             "requestedAuthnContextComparison": c.authn_context_comparison,
             "failOnAuthnContextMismatch": bool(c.requested_authn_context),
