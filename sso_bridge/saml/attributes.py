@@ -96,13 +96,15 @@ class AttributeMap:
                 if name_id:
                     return normalise_eid(name_id)
                 continue
-            found = list(dict.fromkeys(v.strip() for v in self.values(assertion, source)))
+            # Sakai's form of each value (invisible characters refused first): a value the
+            # IdP repeats, even in another case, is one EID; two different ones are refused.
+            found = list(dict.fromkeys(normalise_eid(v) for v in self.values(assertion, source)))
             if len(found) > 1:
                 raise IdentityError(f"attribute {source} carries {len(found)} different values "
                                     "(a second EID); an EID needs exactly one")
             if found:
                 self._check_scope(source, found[0])
-                return normalise_eid(found[0])
+                return found[0]
         raise IdentityError("the assertion carries none of the EID sources "
                             f"{', '.join(self.config.eid)}; released: "
                             f"{', '.join(sorted(assertion.attributes)) or 'nothing'}")
