@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sso_bridge import metrics
+from sso_bridge import eid_sources, metrics
 from sso_bridge.deps import check_libxml2
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials, load_credentials
@@ -21,7 +21,7 @@ from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
-from sso_bridge.settings import Settings, unscoped_eid_warning
+from sso_bridge.settings import Settings
 from sso_bridge.store import Store, open_store
 
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         warnings.append(f"the IdP metadata comes over plain HTTP ({settings.idp.metadata_url}) "
                         "and unsigned: anyone on the way can replace the IdP's keys; set "
                         "'idp.metadata_signing_certificate' or use https")
-    unscoped = unscoped_eid_warning(settings)
+    unscoped = eid_sources.unscoped_warning(settings)
     if unscoped:
         warnings.append(unscoped)
     for creds, name in ((credentials, settings.sp.certificate_file),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,17 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sso_bridge import presets
+from sso_bridge import eid_sources, presets
 from sso_bridge.errors import ConfigError
 from sso_bridge.presets import PresetName
 from sso_bridge.typed_config import read_dataclass
 
 CONFIG_ENV = "SSO_BRIDGE_CONFIG"
-SCOPED_EID_SOURCES: tuple[str, ...] = ("subject-id", "pairwise-id", "eduPersonPrincipalName")
-SCOPED_NAMES = frozenset({*SCOPED_EID_SOURCES, "urn:oasis:names:tc:SAML:attribute:subject-id",
-                          "urn:oasis:names:tc:SAML:attribute:pairwise-id",
-                          "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"})
-"""The EID sources that carry a scope (``local@scope``) the bridge checks."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ class IdpSection:
 
 @dataclass(frozen=True)
 class AttributesSection:
-    eid: list[str] = field(default_factory=lambda: list(SCOPED_EID_SOURCES))
+    eid: list[str] = field(default_factory=lambda: list(eid_sources.SCOPED_DEFAULT))
     """Where the Sakai EID comes from, first present wins: attribute names, or ``nameid``."""
     given_name: str = "givenName"
     family_name: str = "sn"
@@ -322,7 +316,7 @@ def validate(s: Settings) -> list[str]:
     if not (s.idp.want_response_signed or s.idp.want_assertion_signed):
         problems.append("'idp': at least one of 'idp.want_response_signed' and "
                         "'idp.want_assertion_signed' must be true")
-    problems.extend(_check_eid_sources(s))
+    problems.extend(eid_sources.problems(s.attributes, s.idp))
     if not s.sakai.portal_path.startswith("/"):
         problems.append("'sakai.portal_path': must start with '/'")
     if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:
@@ -354,36 +348,6 @@ def validate(s: Settings) -> list[str]:
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
     return problems
-
-
-def _check_eid_sources(s: Settings) -> list[str]:
-    """Hole 1 of issue 10: an EID source without a scope lets the IdP name any account."""
-    if not s.attributes.eid:
-        return ["'attributes.eid': name at least one attribute (or 'nameid')"]
-    unscoped = [source for source in s.attributes.eid if source not in SCOPED_NAMES]
-    problems = []
-    if unscoped and not s.attributes.allow_unscoped_eid:
-        problems.append(f"'attributes.eid': {', '.join(unscoped)} carries no scope, so the IdP "
-                        "could name any Sakai account (an 'admin' included); use subject-id, "
-                        "pairwise-id or eduPersonPrincipalName, or set "
-                        "'attributes.allow_unscoped_eid = true'")
-    problems += [f"'idp.scopes': {scope!r} is not a domain" for scope in s.idp.scopes
-                 if not _SCOPE.fullmatch(scope)]
-    return problems
-
-
-def unscoped_eid_warning(s: Settings) -> str | None:
-    """check-config's warning when the EID may come from a source without a scope."""
-    unscoped = [source for source in s.attributes.eid if source not in SCOPED_NAMES]
-    if not (unscoped and s.attributes.allow_unscoped_eid):
-        return None
-    origin = " (from the preset)" if "attributes.allow_unscoped_eid" in s.preset_values else ""
-    return (f"the EID may come from {', '.join(unscoped)}, which carries no scope "
-            f"(attributes.allow_unscoped_eid = true{origin}): the IdP can name any Sakai "
-            "account, so keep Sakai's administrators in the protected set")
-
-
-_SCOPE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
 def _check_url(key: str, value: str) -> list[str]:

@@ -127,3 +127,16 @@ def test_a_transient_nameid_is_never_an_eid(tmp_path: Path) -> None:
         "attributes": {"eid": ["nameid"], "allow_unscoped_eid": True}})
     with pytest.raises(errors.IdentityError, match="none of the EID sources"):
         bridge.login(attributes={UID: ["jdoe"]})  # the factory's NameID is transient
+
+
+def test_hole1_the_example_config_takes_the_eid_from_scoped_identifiers_only() -> None:
+    """The shipped example fell back to an unscoped uid; an admin copying it must not."""
+    import tomllib
+
+    from sso_bridge.eid_sources import unscoped
+    from sso_bridge.settings import AttributesSection
+
+    example = Path(__file__).parents[2] / "config" / "bridge.example.toml"
+    attributes = tomllib.loads(example.read_text())["attributes"]
+    assert attributes["allow_unscoped_eid"] is False
+    assert unscoped(AttributesSection(eid=attributes["eid"])) == []
