@@ -89,8 +89,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                        "email": "urn:oid:1.2.840.113549.1.9.1", "affiliation": "Role"},
     },
     "simplesamlphp": {
-        # SimpleSAMLphp signs the assertion (and by default the Response too); it encrypts with
-        # AES-128-CBC when encryption is on; friendly attribute names (NameFormat basic).
+        # SimpleSAMLphp signs the assertion and by default the Response (either can be turned
+        # off per SP; the assertion signature is required); it encrypts with AES-128-CBC when
+        # assertion.encryption is on; friendly attribute names (NameFormat basic).
         "idp": {"want_response_signed": False, "want_assertion_signed": True,
                 "want_assertions_encrypted": False, "allow_cbc_encryption": True,
                 "want_attribute_statement": True},

@@ -6,6 +6,7 @@ with the EID, names and email a Sakai admin would expect."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from sso_bridge.demo.sakai_sim import SakaiSimulator
@@ -22,8 +23,9 @@ def _product_bridge(tmp_path: Path, sim: SakaiSimulator, product: str,
 
 
 def _logs_in(bridge: InteropBridge, product: str, eid: str, *, given: str = products.GIVEN,
-             family: str = products.FAMILY, email: str = products.MAIL) -> None:
-    shape = products.SHAPES[product]
+             family: str = products.FAMILY, email: str = products.MAIL,
+             shape: products.Shape | None = None) -> None:
+    shape = shape or products.SHAPES[product]
     login = bridge.login(lambda request_id: products.build(
         shape, bridge.idp, acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=request_id,
         sp_cert_pem=bridge.sp_cert_pem))
@@ -69,3 +71,37 @@ def test_keycloak_default_response_logs_in(tmp_path: Path, sim: SakaiSimulator) 
 def test_simplesamlphp_default_response_logs_in(tmp_path: Path, sim: SakaiSimulator) -> None:
     bridge = _product_bridge(tmp_path, sim, "simplesamlphp", scopes=("example.org",))
     _logs_in(bridge, "simplesamlphp", "jdoe@example.org")
+
+
+# --- their encryption ---------------------------------------------------------------------
+
+
+def _encrypted(product: str, data: str) -> products.Shape:
+    return dataclasses.replace(products.SHAPES[product], encryption=data)
+
+
+def test_simplesamlphp_encrypting_with_aes128_cbc_logs_in_through_its_preset(
+        tmp_path: Path, sim: SakaiSimulator) -> None:
+    """With assertion.encryption on, SimpleSAMLphp 1.19 encrypts with AES-128-CBC."""
+    bridge = _product_bridge(tmp_path, sim, "simplesamlphp", scopes=("example.org",))
+    _logs_in(bridge, "simplesamlphp", "jdoe@example.org",
+             shape=_encrypted("simplesamlphp", "aes128-cbc"))
+
+
+def test_adfs_encrypting_with_aes256_cbc_logs_in_through_its_preset(
+        tmp_path: Path, sim: SakaiSimulator) -> None:
+    """AD FS encrypts with AES-256-CBC once the relying party has an encryption certificate,
+    which the bridge's metadata publishes."""
+    _logs_in(_product_bridge(tmp_path, sim, "adfs"), "adfs", products.MAIL,
+             shape=_encrypted("adfs", "aes256-cbc"))
+
+
+def test_cbc_stays_refused_where_the_preset_does_not_admit_it(
+        tmp_path: Path, sim: SakaiSimulator) -> None:
+    bridge = _product_bridge(tmp_path, sim, "keycloak")
+    shape = _encrypted("keycloak", "aes256-cbc")
+    login = bridge.login(lambda rid: products.build(
+        shape, bridge.idp, acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=rid,
+        sp_cert_pem=bridge.sp_cert_pem))
+    assert "(saml_deprecated_algorithm)" in login.text and 400 <= login.status < 500, login.text
+    assert "jdoe" not in bridge.eids()

@@ -250,12 +250,14 @@ SHAPES: dict[str, Shape] = {
             Attr("urn:oid:2.5.4.4", (FAMILY,), URI, "surname"),
             Attr("Role", ("student",), BASIC), Attr("Role", ("offline_access",), BASIC),
             Attr("Role", ("default-roles-university",), BASIC))),
-    # SimpleSAMLphp: simplesamlphp.org/docs/stable/simplesamlphp-reference-idp-hosted
-    # (saml20.sign.assertion default true, NameFormat basic by default, transient NameID);
-    # SAML2\Assertion declares xmlns:xs and xmlns:xsi on the Assertion for xsi:type values.
+    # SimpleSAMLphp 1.19 (Debian 12), modules/saml/lib/IdP/SAML2.php: saml20.sign.response and
+    # saml20.sign.assertion default true, attribute NameFormat basic by default; transient
+    # NameID (simplesamlphp-reference-idp-hosted); SAML2\Assertion declares xmlns:xs and
+    # xmlns:xsi on the Assertion for xsi:type values; vendor/simplesamlphp/saml2
+    # EncryptedAssertion.php encrypts with AES-128-CBC to an RSA key.
     "simplesamlphp": Shape(
         "simplesamlphp", "https://idp.example.org/simplesaml/saml2/idp/metadata.php", "samlp",
-        "saml", sign_response=False, sign_assertion=True, name_id="_" + uuid.uuid4().hex,
+        "saml", sign_response=True, sign_assertion=True, name_id="_" + uuid.uuid4().hex,
         name_id_format=TRANSIENT, typed_values="assertion",
         attributes=_eduperson(BASIC, True)),
 }
