@@ -31,8 +31,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "entra": {
         # Entra ID signs the assertion only ("Sign SAML assertion"); token encryption, when
         # turned on, is AES-256 (documented; CBC as published encrypted samples show, not
-        # checked against a primary source); an exact PasswordProtectedTransport request fails MFA and
-        # passwordless sign-ins with AADSTS75011, so no context is requested.
+        # checked against a primary source); an exact PasswordProtectedTransport request
+        # fails MFA and passwordless sign-ins with AADSTS75011, so no context is requested.
         "idp": {"want_response_signed": False, "want_assertion_signed": True,
                 "want_assertions_encrypted": False, "allow_cbc_encryption": True,
                 "want_attribute_statement": True, "requested_authn_context": []},

@@ -122,12 +122,13 @@ class AttributeMap:
                 raise IdentityError(f"the emailAddress NameID {value[:100]!r} is no address")
         return value
 
-    def _email_name_id(self, assertion: Assertion) -> str:
+    @staticmethod
+    def _email_name_id(assertion: Assertion) -> str:
         """Without an email attribute, a NameID that is an address (Google's, Okta's)."""
-        value = self._name_id(assertion) or ""
-        if assertion.name_id_format in EMAIL_FORMATS or _ADDRESS.fullmatch(value):
-            return value
-        return ""
+        value = (assertion.name_id or "").strip()
+        if assertion.name_id_format == TRANSIENT or not _ADDRESS.fullmatch(value):
+            return ""
+        return value
 
     def _check_scope(self, name: str, value: str) -> None:
         if not ({name, *_spellings(name)} & _SCOPED_SPELLINGS):

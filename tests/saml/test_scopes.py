@@ -140,3 +140,16 @@ def test_hole1_the_example_config_takes_the_eid_from_scoped_identifiers_only() -
     attributes = tomllib.loads(example.read_text())["attributes"]
     assert attributes["allow_unscoped_eid"] is False
     assert unscoped(AttributesSection(eid=attributes["eid"])) == []
+
+
+def test_hole1_an_email_nameid_that_is_no_address_cannot_name_admin(tmp_path: Path) -> None:
+    """With the NameID as EID (Google, Okta presets), an emailAddress-format NameID must be an
+    address: "admin" in that format would otherwise name Sakai's administrator."""
+    bridge = build_bridge(tmp_path, TestIdp(), extra={
+        "attributes": {"eid": ["nameid"], "allow_unscoped_eid": True}})
+    email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    with pytest.raises(errors.IdentityError, match="is no address"):
+        bridge.login(name_id="admin", name_id_format=email, attributes={UID: ["x"]})
+    identity = bridge.login(name_id="Ann@Example.org", name_id_format=email,
+                            attributes={UID: ["x"]}).identity
+    assert (identity.eid, identity.email) == ("ann@example.org", "Ann@Example.org")
