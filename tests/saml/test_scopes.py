@@ -153,3 +153,11 @@ def test_hole1_an_email_nameid_that_is_no_address_cannot_name_admin(tmp_path: Pa
     identity = bridge.login(name_id="Ann@Example.org", name_id_format=email,
                             attributes={UID: ["x"]}).identity
     assert (identity.eid, identity.email) == ("ann@example.org", "Ann@Example.org")
+
+
+def test_a_config_scope_that_is_no_domain_is_named(tmp_path: Path) -> None:
+    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
+    path, env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI,
+                             idp={"metadata_file": "idp.xml", "scopes": ["example.org", "*"]})
+    with pytest.raises(ConfigError, match=r"'idp.scopes': '\*' is not a domain"):
+        load_settings(path, env)
