@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sso_bridge import presets
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.settings import Settings, load_settings
 
@@ -54,6 +55,8 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"warning: {gap}", err=True)
     click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
+    for line in presets.describe(settings.idp.preset, settings.preset_values):
+        click.echo(line)
     if settings.idp.metadata_signing_certificate:
         click.echo(f"IdP metadata signature verified with "
                    f"{settings.idp.metadata_signing_certificate}")

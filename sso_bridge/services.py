@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sso_bridge import metrics
+from sso_bridge import eid_sources, metrics
 from sso_bridge.deps import check_libxml2
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials, load_credentials
@@ -122,9 +122,9 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         warnings.append(f"the IdP metadata comes over plain HTTP ({settings.idp.metadata_url}) "
                         "and unsigned: anyone on the way can replace the IdP's keys; set "
                         "'idp.metadata_signing_certificate' or use https")
-    if not idp.scopes:
-        warnings.append(f"the metadata of {idp.entity_id} declares no shibmd:Scope, so scoped "
-                        "identifiers (eduPersonPrincipalName) are not scope-checked")
+    unscoped = eid_sources.unscoped_warning(settings)
+    if unscoped:
+        warnings.append(unscoped)
     for creds, name in ((credentials, settings.sp.certificate_file),
                         (next_credentials, settings.sp.next_certificate_file)):
         if creds is not None and creds.days_to_expiry < EXPIRY_WARNING_DAYS:

@@ -14,10 +14,12 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from sso_bridge import eid_sources, presets
 from sso_bridge.errors import ConfigError
+from sso_bridge.presets import PresetName
 from sso_bridge.typed_config import read_dataclass
 
 CONFIG_ENV = "SSO_BRIDGE_CONFIG"
@@ -68,17 +70,25 @@ class IdpSection:
     clock_skew_seconds: int = 120
     max_assertion_age_seconds: int = 600
     require_destination: bool = True
+    preset: PresetName = "generic"
+    """The IdP product (``sso_bridge/presets.py``): its defaults fill every key not written."""
+    scopes: list[str] = field(default_factory=list)
+    """The scopes (domains) of the IdP's scoped identifiers, when its metadata declares no
+    shibmd:Scope."""
 
 
 @dataclass(frozen=True)
 class AttributesSection:
-    eid: list[str] = field(default_factory=lambda: ["eduPersonPrincipalName"])
+    eid: list[str] = field(default_factory=lambda: list(eid_sources.SCOPED_DEFAULT))
     """Where the Sakai EID comes from, first present wins: attribute names, or ``nameid``."""
     given_name: str = "givenName"
     family_name: str = "sn"
     email: str = "mail"
     affiliation: str = "eduPersonAffiliation"
     display_name: str = "displayName"
+    allow_unscoped_eid: bool = False
+    """Accept an EID source without a scope (uid, the NameID): the IdP may then assert any
+    account name, a Sakai administrator's included."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,8 @@ class Settings:
     secrets: Secrets = field(default_factory=lambda: Secrets("", "", "", ""), repr=False)
     config_dir: str = "."
     metadata: MetadataSection = field(default_factory=MetadataSection)
+    preset_values: dict[str, Any] = field(default_factory=dict)
+    """What ``idp.preset`` set, by dotted key (the keys the admin did not write)."""
 
     @property
     def acs_url(self) -> str:
@@ -314,11 +326,14 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     problems: list[str] = []
-    values = read_dataclass(Settings, raw, "", problems, skip={"secrets", "config_dir"})
+    preset_values = presets.apply(raw)
+    values = read_dataclass(Settings, raw, "", problems,
+                            skip={"secrets", "config_dir", "preset_values"})
     secrets = _read_secrets(environ, problems)
     if problems:
         raise ConfigError(problems)
-    settings = Settings(**values, secrets=secrets, config_dir=str(Path(path).resolve().parent))
+    settings = Settings(**values, secrets=secrets, config_dir=str(Path(path).resolve().parent),
+                        preset_values=preset_values)
     problems.extend(validate(settings))
     if problems:
         raise ConfigError(problems)
@@ -381,8 +396,7 @@ def validate(s: Settings) -> list[str]:
     if not (s.idp.want_response_signed or s.idp.want_assertion_signed):
         problems.append("'idp': at least one of 'idp.want_response_signed' and "
                         "'idp.want_assertion_signed' must be true")
-    if not s.attributes.eid:
-        problems.append("'attributes.eid': name at least one attribute (or 'nameid')")
+    problems.extend(eid_sources.problems(s.attributes, s.idp))
     if not s.sakai.portal_path.startswith("/"):
         problems.append("'sakai.portal_path': must start with '/'")
     if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:

@@ -50,6 +50,8 @@ $metadata['__DYNAMIC:1__'] = [
     'privatekey' => 'idp.key', 'certificate' => 'idp.crt',  // relative to certdir
     'attributes.NameFormat' => 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic',
     'NameIDFormat' => @NAMEID@,
+    // The domain of the users' scoped identifiers (eppn), published as shibmd:Scope.
+    'scope' => ['example.org'],
     // Sign the Response, the Assertion and logout messages, with RSA-SHA256.
     'saml20.sign.response' => true, 'saml20.sign.assertion' => true, 'sign.logout' => true,
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',

@@ -7,10 +7,11 @@ The config names attributes by their friendly name or OID; both spellings are lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sso_bridge.errors import IdentityError, IdentityScopeError
+from sso_bridge.errors import ConfigError, IdentityError, IdentityScopeError
 from sso_bridge.identity import Identity, normalise_eid
 from sso_bridge.saml.metadata import Scope
 from sso_bridge.settings import AttributesSection
@@ -35,6 +36,8 @@ SCOPED = frozenset({"eduPersonPrincipalName", "eduPersonScopedAffiliation", "sub
                     "pairwise-id"})
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 NAMEID_SOURCE = "nameid"
+EMAIL_FORMATS = frozenset({"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                           "urn:oasis:names:tc:SAML:2.0:nameid-format:emailAddress"})
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,26 @@ class Assertion:
 
 
 class AttributeMap:
-    """``scopes``: the IdP's shibmd:Scope values. When the metadata declares any, a scoped
-    identifier used as the EID must carry one of them (saml-hardening.md B18), as Shibboleth's
-    attribute filter insists; an IdP cannot then assert accounts of another organisation."""
+    """``scopes``: where a scoped identifier (subject-id, pairwise-id, eppn) used as the EID
+    must be from (saml-hardening.md B18), as Shibboleth's attribute filter insists: the IdP's
+    shibmd:Scope values, or ``idp.scopes`` when its metadata declares none. Without either, a
+    scoped EID source is a configuration error: the IdP could otherwise assert accounts of
+    another organisation.
 
-    def __init__(self, config: AttributesSection, scopes: tuple[Scope, ...] = ()) -> None:
+    Attributes whose ``Name`` the IdP repeats (Keycloak's role list sends one Attribute per
+    role) arrive merged, as python3-saml's ``allowRepeatAttributeName`` merges them: a
+    multi-valued attribute sent in pieces. The EID attribute must still hold one value, so a
+    repeated EID attribute with a second, different value is refused."""
+
+    def __init__(self, config: AttributesSection, scopes: tuple[Scope, ...] = (),
+                 configured_scopes: tuple[str, ...] = (), idp: str = "the IdP") -> None:
         self.config = config
-        self.scopes = scopes
+        self.scopes = scopes or tuple(Scope(s) for s in configured_scopes)
+        scoped = [s for s in config.eid if {s, *_spellings(s)} & _SCOPED_SPELLINGS]
+        if scoped and not self.scopes:
+            raise ConfigError(f"'idp.scopes': the metadata of {idp} declares no shibmd:Scope, "
+                              f"so the scope of {', '.join(scoped)} cannot be checked; name "
+                              "the IdP's domains in 'idp.scopes' (e.g. [\"example.edu\"])")
 
     def values(self, assertion: Assertion, name: str) -> list[str]:
         """Every value of attribute ``name``, whichever spelling the IdP used."""
@@ -68,28 +84,54 @@ class AttributeMap:
         return []
 
     def first(self, assertion: Assertion, name: str) -> str:
+        if name == NAMEID_SOURCE:
+            return self._name_id(assertion) or ""
         found = self.values(assertion, name)
         return found[0].strip() if found else ""
 
     def eid(self, assertion: Assertion) -> str:
         for source in self.config.eid:
             if source == NAMEID_SOURCE:
-                if assertion.name_id and assertion.name_id_format != TRANSIENT:
-                    return normalise_eid(assertion.name_id)
+                name_id = self._name_id(assertion)
+                if name_id:
+                    return normalise_eid(name_id)
                 continue
-            found = self.values(assertion, source)
+            # Sakai's form of each value (invisible characters refused first): a value the
+            # IdP repeats, even in another case, is one EID; two different ones are refused.
+            found = list(dict.fromkeys(normalise_eid(v) for v in self.values(assertion, source)))
             if len(found) > 1:
-                raise IdentityError(f"attribute {source} carries {len(found)} values; "
-                                    "an EID needs exactly one")
+                raise IdentityError(f"attribute {source} carries {len(found)} different values "
+                                    "(a second EID); an EID needs exactly one")
             if found:
                 self._check_scope(source, found[0])
-                return normalise_eid(found[0])
+                return found[0]
         raise IdentityError("the assertion carries none of the EID sources "
                             f"{', '.join(self.config.eid)}; released: "
                             f"{', '.join(sorted(assertion.attributes)) or 'nothing'}")
 
+    @staticmethod
+    def _name_id(assertion: Assertion) -> str | None:
+        """The NameID, if it names the learner lastingly (never a transient one); an email
+        format NameID must be an address."""
+        if not assertion.name_id or assertion.name_id_format == TRANSIENT:
+            return None
+        value = assertion.name_id.strip()
+        if assertion.name_id_format in EMAIL_FORMATS:
+            local, at, domain = value.rpartition("@")
+            if not (local and at and domain):
+                raise IdentityError(f"the emailAddress NameID {value[:100]!r} is no address")
+        return value
+
+    @staticmethod
+    def _email_name_id(assertion: Assertion) -> str:
+        """Without an email attribute, a NameID that is an address (Google's, Okta's)."""
+        value = (assertion.name_id or "").strip()
+        if assertion.name_id_format == TRANSIENT or not _ADDRESS.fullmatch(value):
+            return ""
+        return value
+
     def _check_scope(self, name: str, value: str) -> None:
-        if not self.scopes or not ({name, *_spellings(name)} & _SCOPED_SPELLINGS):
+        if not ({name, *_spellings(name)} & _SCOPED_SPELLINGS):
             return
         _, at, scope = value.strip().rpartition("@")
         if not at or not any(s.matches(scope) for s in self.scopes):
@@ -108,7 +150,7 @@ class AttributeMap:
             eid=self.eid(assertion),
             given_name=given,
             family_name=family,
-            email=self.first(assertion, c.email),
+            email=self.first(assertion, c.email) or self._email_name_id(assertion),
             affiliations=affiliations,
             idp_entity_id=assertion.idp_entity_id,
             name_id=assertion.name_id,
@@ -117,6 +159,7 @@ class AttributeMap:
         )
 
 
+_ADDRESS = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SCOPED_SPELLINGS = frozenset(SCOPED | {FRIENDLY_TO_OID[n] for n in SCOPED})
 
 

@@ -3,7 +3,9 @@
 ``precheck``: size cap before decoding, strict base64, one parse (so no second parser can
 disagree) with the settings of python3-saml's defused parser, no DOCTYPE, and an XML-DSig
 profile allow-list: one Reference per Signature pointing at an ID in the document, only the
-enveloped-signature and (exclusive) c14n transforms, no ``ds:Object`` or ``Manifest``, no SHA-1.
+enveloped-signature and (exclusive) c14n transforms, empty but for one
+``ec:InclusiveNamespaces`` PrefixList in a Reference's exclusive c14n transform (Okta's shape),
+no ``ds:Object`` or ``Manifest``, no SHA-1.
 The XSLT pre-authentication CPU attack (B14) is refused here in microseconds. The checks after
 it, python3-saml's and the bridge's, are in ``saml/response.py``.
 """
@@ -11,6 +13,7 @@ it, python3-saml's and the bridge's, are in ``saml/response.py``.
 from __future__ import annotations
 
 import binascii
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -26,17 +29,18 @@ from sso_bridge.errors import (
 )
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
 ALLOWED_TRANSFORMS = frozenset({
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    EXC_C14N,
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
 })
 ALLOWED_C14N = frozenset({
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    EXC_C14N,
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
 })
 ALLOWED_SIGNATURE_METHODS = frozenset({
@@ -64,6 +68,9 @@ _parsers = threading.local()  # an lxml parser is not safe to share between thre
 _OBJECT, _MANIFEST = f"{{{DS}}}Object", f"{{{DS}}}Manifest"
 _SIGNED_INFO, _REFERENCE, _TRANSFORM = (f"{{{DS}}}SignedInfo", f"{{{DS}}}Reference",
                                         f"{{{DS}}}Transform")
+_INCLUSIVE_NAMESPACES = f"{{{EXC_C14N}}}InclusiveNamespaces"
+MAX_PREFIXES, MAX_PREFIX_LIST = 16, 512
+_NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,63}")
 
 
 def parse(xml: bytes) -> Any:
@@ -132,6 +139,10 @@ def check_signature(signature: Any, document: Any) -> None:
         raise SamlMalformed("a signature has no SignedInfo")
     signed_info = children(parts[_SIGNED_INFO][0])
     _allowed(signed_info, "CanonicalizationMethod", ALLOWED_C14N, SamlForbiddenTransform)
+    if len(signed_info[f"{{{DS}}}CanonicalizationMethod"][0]):
+        # python3-saml's XSD refuses it there too (xmldsig's strict wildcard): Okta and
+        # OpenSAML put InclusiveNamespaces only in the Reference's transform.
+        raise SamlForbiddenTransform("a CanonicalizationMethod has content")
     _allowed(signed_info, "SignatureMethod", ALLOWED_SIGNATURE_METHODS, SamlDeprecatedAlgorithm)
     references = signed_info.get(_REFERENCE, [])
     if len(references) != 1:
@@ -144,10 +155,45 @@ def check_signature(signature: Any, document: Any) -> None:
     if parent is None or parent.get("ID") != uri[1:]:
         raise SamlForbiddenTransform("a signature does not sign the element that holds it")
     for transform in reference.iter(_TRANSFORM):
-        if transform.get("Algorithm") not in ALLOWED_TRANSFORMS or len(transform):
+        if transform.get("Algorithm") not in ALLOWED_TRANSFORMS:
             raise SamlForbiddenTransform(
                 f"signature transform {str(transform.get('Algorithm'))[:100]!r} is not allowed")
+        _check_transform_content(transform)
     _allowed(children(reference), "DigestMethod", ALLOWED_DIGESTS, SamlDeprecatedAlgorithm)
+
+
+def _check_transform_content(method: Any) -> None:
+    """A Transform holds nothing, except that an exclusive c14n one may hold one
+    ``ec:InclusiveNamespaces`` with a PrefixList (Okta and OpenSAML send it there), and no
+    text at all."""
+    if (method.text or "").strip():
+        raise SamlForbiddenTransform("a signature transform carries text")
+    content = list(method)  # comments and PIs are dropped by the parser
+    if not content:
+        return
+    algorithm = str(method.get("Algorithm"))[:100]
+    if len(content) > 1 or content[0].tag != _INCLUSIVE_NAMESPACES or algorithm != EXC_C14N:
+        what = ", ".join(sorted({str(c.tag)[:100] for c in content}))
+        raise SamlForbiddenTransform(f"signature transform {algorithm!r} carries {what}; only "
+                                     "one ec:InclusiveNamespaces in exclusive c14n is allowed")
+    _check_prefix_list(content[0])
+
+
+def _check_prefix_list(inclusive: Any) -> None:
+    if len(inclusive) or (inclusive.text or "").strip():
+        raise SamlForbiddenTransform("ec:InclusiveNamespaces has content")
+    if set(inclusive.attrib) != {"PrefixList"}:
+        raise SamlForbiddenTransform("ec:InclusiveNamespaces carries attributes other than "
+                                     "PrefixList")
+    prefix_list = inclusive.get("PrefixList")
+    prefixes = prefix_list.split()
+    if len(prefix_list) > MAX_PREFIX_LIST or len(prefixes) > MAX_PREFIXES:
+        raise SamlForbiddenTransform(f"ec:InclusiveNamespaces lists {len(prefixes)} prefixes "
+                                     f"in {len(prefix_list)} characters (at most {MAX_PREFIXES})")
+    bad = [p for p in prefixes if p != "#default" and not _NCNAME.fullmatch(p)]
+    if bad:
+        raise SamlForbiddenTransform(f"ec:InclusiveNamespaces PrefixList holds {bad[0][:40]!r}, "
+                                     "not a namespace prefix")
 
 
 def _allowed(parts: dict[str, list[Any]], name: str, allowed: frozenset[str],

@@ -28,7 +28,7 @@ document once with ``find``/``iter``:
    each with the IdP's keys (any of them) in ``RestrictedSignatureContext``.
 9. IssueInstant of the Response and the Assertion within the maximum age (the bridge's check).
 10. The NameID (decrypting an EncryptedID): present, not empty, SPNameQualifier ours;
-    attribute names and friendly names unique; values read as python3-saml reads them.
+    values of a repeated attribute name merged; values read as python3-saml reads them.
 
 ``tests/saml/test_response_parity.py`` holds this module to python3-saml: on genuine responses
 and on every hostile one of ``tests/samlfactory/attacks.py``, both must give the same verdict,
@@ -475,21 +475,18 @@ def _name_id(subject: Any, expected: Expected) -> tuple[str, str | None]:
 
 def _attributes(statements: list[Any]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """The attributes by ``Name`` and by ``FriendlyName``, as python3-saml's ``_get_attributes``
-    reads them: a name or friendly name given twice is refused, empty values are left out."""
+    reads them with ``allowRepeatAttributeName``: the values of a repeated name are merged,
+    empty values are left out."""
     by_name: dict[str, list[Any]] = {}
     by_friendly_name: dict[str, list[Any]] = {}
     for statement in statements:
         for attribute in statement.iterchildren(_ATTRIBUTE):
             name, friendly_name = attribute.get("Name"), attribute.get("FriendlyName")
-            for key, value, table in (("Name", name, by_name),
-                                      ("FriendlyName", friendly_name, by_friendly_name)):
-                if value and value in table:
-                    raise errors.SamlInvalid(f"two attributes share the {key} {value[:100]!r}")
             values = _values(attribute)
             if name:
-                by_name[name] = values
+                by_name.setdefault(name, []).extend(values)
             if friendly_name:
-                by_friendly_name[friendly_name] = list(values)
+                by_friendly_name.setdefault(friendly_name, []).extend(values)
     return by_name, by_friendly_name
 
 

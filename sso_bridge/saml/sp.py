@@ -82,6 +82,7 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
             "wantAssertionsEncrypted": c.want_assertions_encrypted,
             "wantNameId": True,
             "wantAttributeStatement": c.want_attribute_statement,
+            "allowRepeatAttributeName": True,  # merged: saml/attributes.py says why it is safe
             "requestedAuthnContext": list(c.requested_authn_context) or False,
             "requestedAuthnContextComparison": c.authn_context_comparison,
             "failOnAuthnContextMismatch": bool(c.requested_authn_context),
@@ -168,7 +169,8 @@ class ServiceProvider:
             requested_authn_contexts=tuple(c.requested_authn_context),
             clock_skew=c.clock_skew_seconds, max_age=c.max_assertion_age_seconds,
             require_destination=c.require_destination)
-        return Trust(idp, saml_settings, AttributeMap(s.attributes, idp.scopes), expected)
+        attribute_map = AttributeMap(s.attributes, idp.scopes, tuple(c.scopes), idp.entity_id)
+        return Trust(idp, saml_settings, attribute_map, expected)
 
     # --- starting a login -----------------------------------------------------------------
 

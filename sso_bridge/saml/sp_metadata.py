@@ -162,7 +162,7 @@ def _ui_info(m: MetadataSection) -> etree._Element | None:
 
 
 def _attribute_consuming_service(settings: Settings) -> etree._Element:
-    """What the attribute map reads, each attribute once, the EID's first source required."""
+    """What the attribute map reads, each attribute once, the EID's source required."""
     service = etree.Element(f"{{{MD}}}AttributeConsumingService", index="1")
     names = settings.metadata.ui.display_name or {
         "en": f"Sakai single sign-on ({urlsplit(settings.bridge.base_url).hostname})"}
@@ -174,14 +174,19 @@ def _attribute_consuming_service(settings: Settings) -> etree._Element:
 
 
 def requested_attributes(config: AttributesSection) -> list[tuple[str, bool]]:
-    """(attribute name, isRequired), in the order the attribute map reads them."""
+    """(attribute name, isRequired), in the order the attribute map reads them.
+
+    The EID's source is required when it is the only one: with alternatives (subject-id,
+    pairwise-id or eppn) any one will do, so none of them is marked required.
+    """
     eid = [source for source in config.eid if source != NAMEID_SOURCE]
+    only_source = len(config.eid) == 1
     wanted: dict[str, bool] = {}
     for i, name in enumerate([*eid, config.given_name, config.family_name, config.email,
                               config.affiliation, config.display_name]):
         key = FRIENDLY_TO_OID.get(name, name)
         if name and key not in wanted:
-            wanted[key] = i == 0 and bool(eid)
+            wanted[key] = i == 0 and bool(eid) and only_source
     return list(wanted.items())
 
 

@@ -6,6 +6,12 @@ use a ``SignatureContext`` whose reference and signature transforms are allow-li
 W3C XML Signature Best Practices recommend. python3-saml is pinned to 1.16.0, and
 ``tests/saml/test_xmlsec_policy.py`` proves the patch is in force, so a change upstream that
 bypasses it fails the tests instead of silently dropping the protection.
+
+The allow-list names transforms by their libxmlsec1 id. Okta's ``ec:InclusiveNamespaces``
+is not a transform but a parameter the exclusive c14n transform reads itself, so it needs no
+entry here (``tests/saml/test_inclusive_namespaces.py`` verifies such a signature through
+python3-saml); libxmlsec1 refuses to process a second one or a foreign element beside it, and
+``checks.check_signature`` refuses it anywhere but in a Reference's exclusive c14n transform.
 """
 
 from __future__ import annotations

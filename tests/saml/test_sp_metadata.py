@@ -151,7 +151,10 @@ def requested(root: Any) -> dict[str, tuple[str | None, str | None, str | None]]
 def test_requested_attributes_follow_the_attribute_map_by_oid(tmp_path: Path) -> None:
     uri = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
     assert requested(parsed(served(tmp_path))) == {
-        "urn:oid:1.3.6.1.4.1.5923.1.1.1.6": (uri, "eduPersonPrincipalName", "true"),
+        # the default EID sources are alternatives: any one will do, so none is required
+        "urn:oasis:names:tc:SAML:attribute:subject-id": (uri, "subject-id", None),
+        "urn:oasis:names:tc:SAML:attribute:pairwise-id": (uri, "pairwise-id", None),
+        "urn:oid:1.3.6.1.4.1.5923.1.1.1.6": (uri, "eduPersonPrincipalName", None),
         "urn:oid:2.5.4.42": (uri, "givenName", None),
         "urn:oid:2.5.4.4": (uri, "sn", None),
         "urn:oid:0.9.2342.19200300.100.1.3": (uri, "mail", None),
@@ -160,15 +163,23 @@ def test_requested_attributes_follow_the_attribute_map_by_oid(tmp_path: Path) ->
     }
 
 
+def test_a_single_eid_source_is_requested_as_required(tmp_path: Path) -> None:
+    found = requested(parsed(served(tmp_path, extra={
+        "attributes": {"eid": ["eduPersonPrincipalName"]}})))
+    assert found["urn:oid:1.3.6.1.4.1.5923.1.1.1.6"][2] == "true"
+    assert {name for name, (_, _, required) in found.items() if required} == {
+        "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"}
+
+
 def test_claim_uris_and_plain_names_are_requested_as_configured(tmp_path: Path) -> None:
     claim = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
     attributes = {"eid": ["nameid", "urn:oid:0.9.2342.19200300.100.1.1", "mail"],
                   "email": "mail", "given_name": "first name", "family_name": "lastName",
-                  "affiliation": claim, "display_name": ""}
+                  "affiliation": claim, "display_name": "", "allow_unscoped_eid": True}
     found = requested(parsed(served(tmp_path, extra={"attributes": attributes})))
     assert found == {
         "urn:oid:0.9.2342.19200300.100.1.1": ("urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
-                                              "uid", "true"),
+                                              "uid", None),
         "urn:oid:0.9.2342.19200300.100.1.3": ("urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
                                               "mail", None),
         "first name": ("urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified", None, None),

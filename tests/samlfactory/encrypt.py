@@ -8,7 +8,8 @@ from lxml import etree
 from .idp import NS
 
 C = xmlsec.constants
-DATA = {"aes256-gcm": C.TransformAes256Gcm, "aes128-cbc": C.TransformAes128Cbc}
+DATA = {"aes256-gcm": C.TransformAes256Gcm, "aes128-gcm": C.TransformAes128Gcm,
+        "aes128-cbc": C.TransformAes128Cbc, "aes256-cbc": C.TransformAes256Cbc}
 KEY = {"rsa-oaep": C.TransformRsaOaep, "rsa-1_5": C.TransformRsaPkcs1}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import enum
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -28,6 +29,7 @@ NS = {
     "xs": "http://www.w3.org/2001/XMLSchema",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
+SHIBMD = "urn:mace:shibboleth:metadata:1.0"
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -136,23 +138,39 @@ def _pick(value: str | None | _Default, default: str) -> str | None:
     return default if value is DEFAULT else value  # type: ignore[return-value]
 
 
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+
+def inclusive_namespaces(parent: etree._Element, prefix_list: str) -> etree._Element:
+    """An ``ec:InclusiveNamespaces PrefixList=...`` child of a c14n Transform or
+    CanonicalizationMethod, as Okta and OpenSAML write it."""
+    return etree.SubElement(parent, f"{{{EXC_C14N}}}InclusiveNamespaces",
+                            nsmap={"ec": EXC_C14N}, PrefixList=prefix_list)
+
+
 def sign_element(
     element: etree._Element,
     *,
     key_pem: str,
     cert_pem: str | None,
     algorithm: Literal["sha256", "sha1"] = "sha256",
+    prefix_list: str | None = None,
+    template: Callable[[etree._Element], None] | None = None,
+    ds_prefix: str | None = "ds",
 ) -> etree._Element:
     """Add an enveloped signature to ``element`` (in place) right after its saml:Issuer.
 
     Exclusive c14n, enveloped-signature + exc-c14n transforms, Reference URI="#<ID>". With
-    ``cert_pem`` the certificate is embedded in ds:KeyInfo/ds:X509Data.
+    ``cert_pem`` the certificate is embedded in ds:KeyInfo/ds:X509Data. ``prefix_list``: an
+    ``ec:InclusiveNamespaces`` in the Reference's exc-c14n transform (Okta's shape);
+    ``template`` may change the ds:Signature template before it is signed (hostile shapes
+    signed genuinely).
     """
     sig_alg, digest_alg = {
         "sha256": (xc.TransformRsaSha256, xc.TransformSha256),
         "sha1": (xc.TransformRsaSha1, xc.TransformSha1),
     }[algorithm]
-    signature = xmlsec.template.create(element, xc.TransformExclC14N, sig_alg, ns="ds")
+    signature = xmlsec.template.create(element, xc.TransformExclC14N, sig_alg, ns=ds_prefix)
     issuer = element.find(_ns("saml", "Issuer"))
     if issuer is None:
         element.insert(0, signature)
@@ -161,7 +179,11 @@ def sign_element(
         signature.tail = issuer.tail
     ref = xmlsec.template.add_reference(signature, digest_alg, uri="#" + element.get("ID", ""))
     xmlsec.template.add_transform(ref, xc.TransformEnveloped)
-    xmlsec.template.add_transform(ref, xc.TransformExclC14N)
+    c14n = xmlsec.template.add_transform(ref, xc.TransformExclC14N)
+    if prefix_list is not None:
+        inclusive_namespaces(c14n, prefix_list)
+    if template is not None:
+        template(signature)
     key = xmlsec.Key.from_memory(key_pem, xc.KeyDataFormatPem)
     if cert_pem is not None:
         x509_data = xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
@@ -184,10 +206,13 @@ class TestIdp:
         entity_id: str = "https://idp.test.example/idp",
         sso_url: str = "https://idp.test.example/sso",
         want_signed_requests: bool = False,
+        scopes: tuple[str | tuple[str, bool], ...] = ("example.org", "example.edu"),
     ) -> None:
         self.entity_id = entity_id
         self.sso_url = sso_url
         self.want_signed_requests = want_signed_requests
+        self.scopes = tuple((s, False) if isinstance(s, str) else s for s in scopes)
+        """shibmd:Scope values of the metadata, ``(value, regexp)``; empty: none declared."""
         self.key_pem, self.cert_pem = generate_key_and_cert("idp.test.example")
 
     def idp_settings(self) -> dict[str, object]:
@@ -204,6 +229,12 @@ class TestIdp:
         idp = _sub(root, "md", "IDPSSODescriptor",
                    protocolSupportEnumeration=NS["samlp"],
                    WantAuthnRequestsSigned=str(self.want_signed_requests).lower())
+        if self.scopes:
+            extensions = _sub(idp, "md", "Extensions")
+            for value, regexp in self.scopes:
+                scope = etree.SubElement(extensions, f"{{{SHIBMD}}}Scope", nsmap={"shibmd": SHIBMD})
+                scope.set("regexp", str(regexp).lower())
+                scope.text = value
         key_info = _sub(_sub(idp, "md", "KeyDescriptor", use="signing"), "ds", "KeyInfo")
         _sub(_sub(key_info, "ds", "X509Data"), "ds", "X509Certificate", cert_body(self.cert_pem))
         _sub(idp, "md", "NameIDFormat", TRANSIENT)
@@ -295,7 +326,8 @@ class TestIdp:
 
     def sign(self, xml: str, *, response: bool = True, assertion: bool = True,
              algorithm: Literal["sha256", "sha1"] = "sha256", key_pem: str | None = None,
-             cert_pem: str | None = None) -> str:
+             cert_pem: str | None = None, prefix_list: str | None = None,
+             template: Callable[[etree._Element], None] | None = None) -> str:
         """Sign the Assertion (first) and then the Response, each right after its Issuer.
 
         ``key_pem`` signs with another key (e.g. one not in metadata); ``cert_pem`` is the
@@ -305,7 +337,8 @@ class TestIdp:
         targets = root.findall(_ns("saml", "Assertion")) if assertion else []
         for node in [*targets, root] if response else targets:
             sign_element(node, key_pem=key_pem or self.key_pem,
-                         cert_pem=cert_pem or self.cert_pem, algorithm=algorithm)
+                         cert_pem=cert_pem or self.cert_pem, algorithm=algorithm,
+                         prefix_list=prefix_list, template=template)
         return etree.tostring(root, encoding="unicode")
 
     def signed_response(self, *, sign_response: bool = True, sign_assertion: bool = True,
