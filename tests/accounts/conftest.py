@@ -57,7 +57,7 @@ class Bridge:
         """The learner's login: the IdP's signed response posted to /saml/acs."""
         settings = self.services.settings
         begun = self.services.sp.begin_login(settings.sakai.url + "/portal")
-        attributes = {"eduPersonPrincipalName": [eid], "mail": [email or eid],
+        attributes = {"eduPersonPrincipalName": [eid], "uid": [eid], "mail": [email or eid],
                       "givenName": [given], "sn": [family],
                       "eduPersonAffiliation": ["member", affiliation]}
         xml = self.idp.signed_response(acs_url=settings.acs_url,
@@ -97,11 +97,14 @@ def spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 @pytest.fixture
 def make_bridge(tmp_path: Path, test_idp: TestIdp,
                 sim: SakaiSimulator) -> Callable[..., Bridge]:
-    def make(**sakai: Any) -> Bridge:
+    def make(attributes: dict[str, Any] | None = None, **sakai: Any) -> Bridge:
+        """``attributes``: the [attributes] section, if not the default (scoped EIDs)."""
         (tmp_path / "idp.xml").write_text(test_idp.metadata_xml())
+        extra: dict[str, Any] = {"sakai": {"admin_user": WS_ACCOUNT, **sakai}}
+        if attributes is not None:
+            extra["attributes"] = attributes
         path, env = write_config(tmp_path, base_url=BASE, sakai_url=sim.url,
-                                 idp={"metadata_file": "idp.xml"},
-                                 extra={"sakai": {"admin_user": WS_ACCOUNT, **sakai}},
+                                 idp={"metadata_file": "idp.xml"}, extra=extra,
                                  sakai_password=WS_PASSWORD)
         app = create_app(load_settings(path, env))
         return Bridge(app.extensions["sso_bridge"], app.test_client(), test_idp, sim)

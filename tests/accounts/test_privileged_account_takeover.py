@@ -7,6 +7,7 @@ and the simulator shows the account untouched and no session minted for it.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +19,18 @@ from sso_bridge.errors import ConfigError
 from sso_bridge.provisioning import MARK
 from tests.accounts.conftest import WS_ACCOUNT, Bridge, spent
 
+UNSCOPED_UID = {"eid": ["uid"], "allow_unscoped_eid": True}
+"""The deployment hole 1 is about: an IdP's unscoped uid, opted in. With the default scoped
+EIDs an IdP cannot assert ``admin`` at all (tests/interop/test_identity_attacks.py); the
+protected set must hold even where an admin opted in to uid."""
+
 READ_ONLY = {"getUserProperty", "getUserType", "getUserEmail", "getUserDisplayName",
              "checkForUser", "login"}
+
+
+@pytest.fixture
+def make_bridge(make_bridge: Callable[..., Bridge]) -> Callable[..., Bridge]:
+    return functools.partial(make_bridge, attributes=UNSCOPED_UID)
 
 
 def assert_refused_untouched(bridge: Bridge, eid: str, code: str, page: str) -> None:
