@@ -6,7 +6,7 @@
 * Every network failure becomes :class:`SakaiUnavailable`; every Sakai answer is classified by
   :mod:`sso_bridge.sakai.soap`. Nothing here logs or raises the admin password or a session id.
 * Cookies are refused: the ``Set-Cookie`` that ``login`` may carry (the admin session id) is
-  never stored, re-sent or passed on (:mod:`sso_bridge.sakai.transport` has no cookie jar).
+  never stored, re-sent or passed on (:mod:`sso_bridge.httpclient` has no cookie jar).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from sso_bridge.errors import (
     SakaiSessionInactive,
     SakaiUnavailable,
 )
+from sso_bridge.httpclient import HttpClient, Reply, ReplyTooLarge, TransportError
 from sso_bridge.sakai import soap
 from sso_bridge.sakai.breaker import CircuitBreaker
-from sso_bridge.sakai.transport import ReplyTooLarge, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class SakaiClient:
         self._admin_password = admin_password
         self._timeout = (connect_timeout, read_timeout)
         try:
-            self._transport = Transport(self.base_url, connect_timeout=connect_timeout,
-                                        read_timeout=read_timeout, ca_file=ca_file)
+            self._transport = HttpClient(self.base_url, connect_timeout=connect_timeout,
+                                         read_timeout=read_timeout, ca_file=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"'sakai.ca_certificate_file': cannot load CA certificates from "
                               f"{ca_file}: {getattr(exc, 'strerror', None) or exc}") from exc
@@ -239,8 +239,8 @@ class SakaiClient:
         error: str | None = None
         try:
             envelope = soap.build_envelope(operation, parts)
-            status, body = self._post_classified(url, operation, envelope)
-            result = parse(operation, status, body)
+            reply = self._post_classified(url, operation, envelope)
+            result = parse(operation, reply.status, reply.body)
         except SakaiUnavailable as exc:
             error = exc.code
             self.breaker.failure()
@@ -254,7 +254,7 @@ class SakaiClient:
         self.breaker.success()
         return result
 
-    def _post(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
+    def _post(self, url: str, operation: str, envelope: bytes) -> Reply:
         """One POST; a read-only call is sent again once if the connection broke (a kept-alive
         connection the server closed). Calls with effects are never repeated."""
         headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": '""', "Accept": "text/xml"}
@@ -269,7 +269,7 @@ class SakaiClient:
                 raise
         raise AssertionError("unreachable")
 
-    def _post_classified(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
+    def _post_classified(self, url: str, operation: str, envelope: bytes) -> Reply:
         try:
             return self._post(url, operation, envelope)
         except ReplyTooLarge as exc:
