@@ -4,6 +4,9 @@ Closed: calls go through; ``failures`` consecutive unavailability errors (refuse
 5xx without SOAP) open it. Open: calls fail at once with :class:`SakaiUnavailable` for
 ``cooldown`` seconds. Then one trial call is let through (half-open): success closes the
 circuit, failure opens it again. A SOAP fault is an answer, so it counts as Sakai being up.
+A trial that ends in neither (a bug, an error before anything was sent) is :meth:`abandon`-ed,
+and a trial that never reports at all is given up after ``cooldown``: either way the next call
+is the trial, so the circuit can never stay open until a restart.
 The state is per worker process: each worker learns of an outage from its own few failures.
 """
 
@@ -28,6 +31,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_running = False
+        self._trial_started = 0.0
 
     @property
     def state(self) -> str:
@@ -49,8 +53,9 @@ class CircuitBreaker:
             state = self._state()
             if state == "closed":
                 return
-            if state == "half-open" and not self._trial_running:
-                self._trial_running = True  # this call is the trial
+            if state == "half-open" and (not self._trial_running or
+                                         self._clock() - self._trial_started > self.cooldown):
+                self._trial_running, self._trial_started = True, self._clock()  # the trial
                 return
             assert self._opened_at is not None
             wait = max(self.cooldown - (self._clock() - self._opened_at), 0.0)
@@ -63,6 +68,11 @@ class CircuitBreaker:
             self._failures, self._opened_at, self._trial_running = 0, None, False
         if was_open:
             self._notify("closed")
+
+    def abandon(self) -> None:
+        """The call ended without telling whether Sakai is up: a trial it was is released."""
+        with self._lock:
+            self._trial_running = False
 
     def failure(self) -> None:
         if self.threshold <= 0:

@@ -249,6 +249,10 @@ class SakaiClient:
             error = exc.code
             self.breaker.success()
             raise
+        except BaseException:  # no verdict on Sakai (a bug, bad input): free the trial
+            error = "internal_error"
+            self.breaker.abandon()
+            raise
         finally:
             self._report(operation, time.perf_counter() - started, error)
         self.breaker.success()
