@@ -40,7 +40,7 @@ class SakaiAccounts(Protocol):
                      user_type: str, password: str) -> None: ...
     def change_user_name(self, eid: str, first_name: str, last_name: str) -> None: ...
     def change_user_email(self, eid: str, email: str) -> None: ...
-    def get_session_for_user(self, eid: str) -> str: ...
+    def session_for_user(self, eid: str) -> tuple[str, str]: ...
 
 
 class Provisioner:
@@ -67,10 +67,10 @@ class Provisioner:
                 created = self._create(identity)
                 updated = not created and self._sync(identity)
             self._remember(cache_key, fingerprint)
-        session_id = self.sakai.get_session_for_user(identity.eid)
+        session_id, server_id = self.sakai.session_for_user(identity.eid)
         log.debug("sakai session ready for %s (created=%s, updated=%s)",
                  identity.eid, created, updated)
-        return SakaiSession(session_id=session_id, server_id=self.config.server_id,
+        return SakaiSession(session_id=session_id, server_id=server_id,
                             eid=identity.eid, account_created=created, account_updated=updated)
 
     def _cached(self, key: str, fingerprint: str) -> bool:

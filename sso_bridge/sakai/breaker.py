@@ -8,6 +8,12 @@ A trial that ends in neither (a bug, an error before anything was sent) is :meth
 and a trial that never reports at all is given up after ``cooldown``: either way the next call
 is the trial, so the circuit can never stay open until a restart.
 The state is per worker process: each worker learns of an outage from its own few failures.
+
+The breaker also backs off an admin login that Sakai refused (wrong password, login disabled,
+address not allowed, a serverId that disagrees): for a while every call gets that same refusal
+at once, without a fresh login (1 s, doubling, at most ``cooldown``), so a wrong password costs
+Sakai one login attempt per back-off period, not one per learner and per readiness probe (an
+account lock-out risk).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from sso_bridge.errors import SakaiUnavailable
+from sso_bridge.errors import SakaiError, SakaiUnavailable
+
+FIRST_LOGIN_BACKOFF = 1.0
 
 
 class CircuitBreaker:
@@ -32,6 +40,9 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial_running = False
         self._trial_started = 0.0
+        self._refusal: SakaiError | None = None
+        self._refusals = 0
+        self._refused_until = 0.0
 
     @property
     def state(self) -> str:
@@ -89,3 +100,23 @@ class CircuitBreaker:
     def _notify(self, state: str) -> None:
         if self._on_change is not None:
             self._on_change(state)
+
+    # --- admin login back-off --------------------------------------------------------------
+
+    def before_login(self) -> None:
+        """Raise the admin login's last refusal again while its back-off lasts."""
+        with self._lock:
+            refusal, left = self._refusal, self._refused_until - self._clock()
+        if refusal is not None and left > 0:
+            raise type(refusal)(f"{refusal.detail} (admin login not retried for {left:.0f} s)")
+
+    def login_refused(self, error: SakaiError) -> None:
+        with self._lock:
+            self._refusals += 1
+            backoff = min(FIRST_LOGIN_BACKOFF * 2 ** min(self._refusals - 1, 16),
+                          max(self.cooldown, FIRST_LOGIN_BACKOFF))
+            self._refusal, self._refused_until = error, self._clock() + backoff
+
+    def login_ok(self) -> None:
+        with self._lock:
+            self._refusal, self._refusals = None, 0

@@ -116,6 +116,7 @@ class SimState:
             self.calls: Counter[str] = Counter()
             self.failures: dict[str, deque[str]] = {}
             self._created_since_sweep = 0
+            self.in_flight = self.max_in_flight = 0
             self._seed_users()
 
     def _seed_users(self) -> None:
@@ -246,6 +247,18 @@ class SimState:
     def count(self, operation: str) -> None:
         with self.lock:
             self.calls[operation] += 1
+
+    def entered(self, delta: int) -> None:
+        """A SOAP call began (+1) or ended (-1): the concurrency a storm puts on Sakai."""
+        with self.lock:
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def concurrency(self, reset: bool = False) -> dict[str, int]:
+        with self.lock:
+            if reset:
+                self.max_in_flight = self.in_flight
+            return {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
 
     def add_failures(self, spec: dict[str, Any]) -> None:
         with self.lock:
