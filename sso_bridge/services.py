@@ -19,6 +19,7 @@ from sso_bridge.provisioning import Provisioner
 from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.sakai.gate import CallGate
+from sso_bridge.sakai.probe import Handover
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
@@ -92,7 +93,9 @@ def _sakai_client(settings: Settings) -> SakaiClient:
                        ca_file=str(settings.path(c.ca_certificate_file))
                        if c.ca_certificate_file else "",
                        nodes=c.nodes, cookie_name=c.cookie.name, server_id=c.server_id,
-                       gate=CallGate(c.max_concurrent_calls, c.login_deadline_seconds))
+                       gate=CallGate(c.max_concurrent_calls, c.login_deadline_seconds),
+                       handover=Handover(c.handoff, c.cookie.name, c.cookie.path),
+                       readiness_cache_seconds=c.readiness_cache_seconds)
 
 
 def build_services(settings: Settings, *, audit: AuditLog | None = None,

@@ -52,6 +52,7 @@ from sso_bridge.sakai.node import (
     Parts,
     SakaiNode,
 )
+from sso_bridge.sakai.probe import Handover, ReadinessCache, verify_node
 
 __all__ = ["LOGIN_PATH", "SAFE_TO_REPEAT", "SCRIPT_PATH", "SakaiClient"]
 T = TypeVar("T")
@@ -90,12 +91,19 @@ class SakaiClient:
         server_id: str = "",
         gate: CallGate | None = None,
         breaker_factory: Callable[[], CircuitBreaker] | None = None,
+        handover: Handover | None = None,
+        readiness_cache_seconds: float = 10.0,
     ) -> None:
         """``base_url``: where browsers reach Sakai (the balancer in a cluster); ``nodes``: the
         nodes' own URLs, when the bridge is to pick one per call. ``server_id``: the serverId
         Sakai must turn out to use (empty: learned). ``ca_file``: the PEM CA certificates to
-        trust for Sakai's https (empty: the system's); ConfigError if it does not load."""
+        trust for Sakai's https (empty: the system's); ConfigError if it does not load.
+        ``handover``: how browsers get the session, for :meth:`check_handoff`."""
         self.base_url = _checked_base_url(base_url)
+        self.handover = handover or Handover(cookie_name=cookie_name)
+        self._browser_options = (connect_timeout, read_timeout, ca_file)
+        self._readiness = ReadinessCache(lambda: self.check_handoff(tolerate_down=True),
+                                         readiness_cache_seconds)
         self._admin_user = admin_user
         self.gate = gate or CallGate()
         self.call_counts: Counter[str] = Counter()
@@ -226,6 +234,32 @@ class SakaiClient:
                 continue
             return soap.parse_boolean("logout", value)
         return False
+
+    def check_handoff(self, tolerate_down: bool = False) -> list[str]:
+        """Prove on every node that a session the bridge mints is accepted through the URL
+        browsers use (:mod:`sso_bridge.sakai.probe`); one line per node that passed.
+        ``tolerate_down``: nodes that cannot be reached are fine while another one passes."""
+        browser = self._http(self.base_url, *self._browser_options)
+        passed: list[str] = []
+        down: SakaiUnavailable | None = None
+        try:
+            for node in self.nodes:
+                try:
+                    passed.append(verify_node(node, browser, self.base_url, self.handover))
+                except SakaiUnavailable as exc:
+                    if not tolerate_down:
+                        raise
+                    down = exc
+        finally:
+            browser.close()
+        if down is not None and not passed:
+            raise down
+        return passed
+
+    def readiness(self) -> None:
+        """:meth:`check_handoff`'s verdict, re-checked at most every
+        ``readiness_cache_seconds`` (raises the cached failure)."""
+        self._readiness.check()
 
     def check_admin(self) -> None:
         """The admin can log in (or its session is live) and is a super user."""

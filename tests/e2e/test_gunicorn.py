@@ -21,7 +21,8 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     with running_rig(workdir, sim_config=SimConfig(hang_seconds=3.0,
                                                    admin_password="sim-admin-Pa55-7f3c9"),
                      extra={"sakai": {"read_timeout_seconds": 0.5, "breaker_failures": 3,
-                                      "breaker_cooldown_seconds": 5.0},
+                                      "breaker_cooldown_seconds": 5.0,
+                                      "readiness_cache_seconds": 0},
                             "server": {"graceful_timeout_seconds": 30},
                             "logging": {"audit_file": str(workdir / "audit.jsonl")}}) as rig:
         yield rig
