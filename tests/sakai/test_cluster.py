@@ -21,16 +21,19 @@ from tests.sakai.accounts import ADMIN_EID, ADMIN_PASSWORD
 EID = "jdoe@example.edu"
 
 
-def node(server_id: str, **knobs: object) -> SakaiSimulator:
+def node(server_id: str, shares_users_with: SakaiSimulator | None = None,
+         **knobs: object) -> SakaiSimulator:
+    """A simulated Sakai node; with ``shares_users_with``, a second node of one cluster."""
     config = SimConfig(admin_eid=ADMIN_EID, admin_password=ADMIN_PASSWORD, server_id=server_id,
                        users=({"eid": EID, "first": "Jane", "last": "Doe", "password": "pw"},),
                        **knobs)  # type: ignore[arg-type]
-    return SakaiSimulator(config).serve("127.0.0.1", 0)
+    return SakaiSimulator(config, shares_users_with).serve("127.0.0.1", 0)
 
 
 @pytest.fixture
 def nodes() -> Iterator[list[SakaiSimulator]]:
-    sims = [node("node1"), node("node2")]
+    first = node("node1")
+    sims = [first, node("node2", shares_users_with=first)]
     yield sims
     for sim in sims:
         sim.stop()
@@ -60,6 +63,7 @@ def test_sessions_are_minted_on_each_node_with_the_serverid_it_uses(
         other = nodes[1] if server_id == "node1" else nodes[0]
         assert who(other, sid, server_id) is None  # sessions live in one node's memory
     assert [sim.state.calls["login"] for sim in nodes] == [1, 1]  # one admin session per node
+    assert nodes[0].state.users is nodes[1].state.users  # one database, two memories
 
 
 def test_when_a_node_dies_the_logins_move_to_the_other(nodes: list[SakaiSimulator]) -> None:

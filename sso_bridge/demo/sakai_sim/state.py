@@ -101,23 +101,37 @@ class SimSession:
 class SimState:
     """Everything one simulated node remembers. All methods are thread-safe."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, directory: SimState | None = None) -> None:
+        """``directory``: another node of the same cluster, whose users (Sakai's database)
+        this node shares; sessions stay in each node's own memory, as in Sakai."""
         self.initial = config
-        self.lock = threading.RLock()
+        self._directory = directory
+        self.lock: threading.RLock = directory.lock if directory is not None \
+            else threading.RLock()
         self.stopping = threading.Event()
         self.reset()
+
+    @property
+    def users(self) -> dict[str, SimUser]:
+        return (self._directory or self)._users
+
+    @property
+    def id_by_eid(self) -> dict[str, str]:
+        return (self._directory or self)._id_by_eid
 
     def reset(self) -> None:
         with self.lock:
             self.settings = dataclasses.replace(self.initial)
-            self.users: dict[str, SimUser] = {}
-            self.id_by_eid: dict[str, str] = {}
+            if self._directory is None:  # the cluster's database lives with its first node
+                self._users: dict[str, SimUser] = {}
+                self._id_by_eid: dict[str, str] = {}
             self.sessions: dict[str, SimSession] = {}
             self.calls: Counter[str] = Counter()
             self.failures: dict[str, deque[str]] = {}
             self._created_since_sweep = 0
             self.in_flight = self.max_in_flight = 0
-            self._seed_users()
+            if self._directory is None:
+                self._seed_users()
 
     def _seed_users(self) -> None:
         admin = self.add_user(
