@@ -104,6 +104,10 @@ def main() -> None:
         bridge.stop()
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    report(args, result, seen, threads)
+
+
+def report(args: argparse.Namespace, result: dict[str, Any], seen: int, threads: int) -> None:
     bound = args.max_concurrent_calls * args.workers
     print(f"# Login storm: {args.learners} first-time learners at once, Sakai at "
           f"{args.latency_ms} ms per call")
