@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from sso_bridge.errors import (
     ConfigError,
     SakaiAdminAuthFailed,
+    SakaiError,
     SakaiProtocolError,
     SakaiSessionInactive,
     SakaiUnavailable,
@@ -43,6 +44,7 @@ from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.gate import CallGate
 from sso_bridge.sakai.node import (
     LOGIN_PATH,
+    LOGIN_REFUSALS,
     SAFE_TO_REPEAT,
     SCRIPT_PATH,
     SESSION_ID_RE,
@@ -288,15 +290,16 @@ class SakaiClient:
         return self._on_a_node(lambda node: node.admin_call(parse, operation, parts)[0])
 
     def _on_a_node(self, call: Callable[[SakaiNode], T]) -> T:
-        """``call`` on the next node in turn; on to the next while a node is unavailable."""
-        failure: SakaiUnavailable | None = None
+        """``call`` on the next node in turn; on to the next while a node is unavailable or
+        refuses the bridge's admin login (a misconfigured node: readiness names it)."""
+        failures: list[SakaiError] = []
         for node in self._order():
             try:
                 return call(node)
-            except SakaiUnavailable as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
+            except (SakaiUnavailable, *LOGIN_REFUSALS) as exc:
+                failures.append(exc)
+        refusals = [f for f in failures if not isinstance(f, SakaiUnavailable)]
+        raise (refusals or failures)[0]
 
     def _order(self) -> list[SakaiNode]:
         """Round robin, nodes with a closed breaker first."""

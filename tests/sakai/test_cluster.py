@@ -76,6 +76,16 @@ def test_when_a_node_dies_the_logins_move_to_the_other(nodes: list[SakaiSimulato
     assert client.nodes[1].server_id is None  # the dead node's admin session is dropped
 
 
+def test_a_node_that_refuses_the_bridge_is_skipped_and_named_by_readiness(
+        nodes: list[SakaiSimulator]) -> None:
+    nodes[1].state.settings.allowlogin = False  # node2's sakai.properties lacks allowlogin
+    client = cluster(nodes)
+    minted = [client.session_for_user(EID) for _ in range(4)]
+    assert {server_id for _, server_id in minted} == {"node1"}
+    with pytest.raises(errors.SakaiLoginDisabled, match=nodes[1].url):
+        client.readiness()
+
+
 def test_the_serverid_is_learned_where_login_sets_no_cookie() -> None:
     with node("old-node", login_sets_cookie=False) as sim:
         client = SakaiClient(sim.url, ADMIN_EID, ADMIN_PASSWORD)

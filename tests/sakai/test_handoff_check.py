@@ -115,8 +115,18 @@ def test_offline_check_config_does_not_talk_to_sakai(sakai: SakaiSimulator,
 
 def test_readyz_asks_sakai_once_per_cache_period_however_often_it_is_hit(
         sakai: SakaiSimulator, tmp_path: Path) -> None:
-    path, env = configure(tmp_path, sakai.url, "wrong-password", readiness_cache_seconds=60)
+    path, env = configure(tmp_path, sakai.url, readiness_cache_seconds=60)
+    client = create_app(load_settings(path, env)).test_client()
+    for _ in range(20):
+        assert client.get("/readyz").status_code == 200
+    assert sakai.state.calls["getSessionForUser"] == 1  # one probe, not twenty
+    assert sakai.state.calls["login"] == 1
+
+
+def test_readyz_with_a_wrong_password_makes_no_admin_login_per_probe(
+        sakai: SakaiSimulator, tmp_path: Path) -> None:
+    path, env = configure(tmp_path, sakai.url, "wrong-password", readiness_cache_seconds=0)
     client = create_app(load_settings(path, env)).test_client()
     for _ in range(20):
         assert client.get("/readyz").status_code == 503
-    assert sakai.state.calls["login"] == 1
+    assert sakai.state.calls["login"] == 1  # the refusal is backed off

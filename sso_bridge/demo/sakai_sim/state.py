@@ -109,6 +109,7 @@ class SimState:
         self.lock: threading.RLock = directory.lock if directory is not None \
             else threading.RLock()
         self.stopping = threading.Event()
+        self._gauge = threading.Lock()  # not self.lock: counting must not wait for the work
         self.reset()
 
     @property
@@ -264,12 +265,12 @@ class SimState:
 
     def entered(self, delta: int) -> None:
         """A SOAP call began (+1) or ended (-1): the concurrency a storm puts on Sakai."""
-        with self.lock:
+        with self._gauge:
             self.in_flight += delta
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def concurrency(self, reset: bool = False) -> dict[str, int]:
-        with self.lock:
+        with self._gauge:
             if reset:
                 self.max_in_flight = self.in_flight
             return {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
