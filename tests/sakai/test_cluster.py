@@ -140,3 +140,17 @@ def test_concurrent_calls_queue_in_the_bridge_not_at_sakai() -> None:
         with ThreadPoolExecutor(12) as pool:
             assert all(pool.map(one, range(12)))
         assert requests.get(f"{sim.url}/_sim/concurrency", timeout=5).json()["max_in_flight"] == 3
+
+
+def test_the_simulators_login_to_server_names_the_node_that_holds_the_session(
+        nodes: list[SakaiSimulator]) -> None:
+    from sso_bridge.sakai import soap
+
+    envelope = soap.build_envelope("loginToServer", [("id", ADMIN_EID), ("pw", ADMIN_PASSWORD)])
+    for sim in nodes:
+        reply = requests.post(f"{sim.url}/sakai-ws/soap/login", data=envelope, timeout=5,
+                              headers={"Content-Type": soap.CONTENT_TYPE})
+        sid, node_url = soap.parse_response("loginToServer", reply.status_code,
+                                            reply.content).split(",", 1)
+        assert node_url == sim.url and sid in sim.state.sessions
+        assert reply.cookies["JSESSIONID"] == f"{sid}.{sim.config.server_id}"
