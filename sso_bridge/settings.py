@@ -308,6 +308,13 @@ def validate(s: Settings) -> list[str]:
                         ("sakai.readiness_cache_seconds", s.sakai.readiness_cache_seconds)]:
         if number < 0:
             problems.append(f"'{key}': must be 0 (off) or positive, got {number}")
+    if s.sakai.login_deadline_seconds >= s.server.timeout_seconds:
+        problems.append(f"'sakai.login_deadline_seconds': must be below 'server.timeout_seconds' "
+                        f"({s.server.timeout_seconds}), or the worker is killed before the "
+                        "learner gets the 'Sakai is slow' page")
+    if s.sakai.nodes and s.sakai.server_id:
+        problems.append("'sakai.server_id': leave it empty with 'sakai.nodes': each node has "
+                        "its own serverId, learned from Sakai")
     for i, origin in enumerate(s.sakai.allowed_origins):
         problems.extend(_check_url(f"sakai.allowed_origins[{i}]", origin))
     if bool(s.idp.metadata_file) == bool(s.idp.metadata_url):
