@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sso_bridge import presets
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sso_bridge.sakai.client import SakaiClient
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", envvar="SSO_BRIDGE_CONFIG", type=click.Path(dir_okay=False),
@@ -38,8 +42,11 @@ def _report(problems: list[str]) -> None:
 
 @main.command("check-config")
 @CONFIG_OPTION
-def check_config(config_path: str | None) -> None:
-    """Load and validate configuration, keys and IdP metadata; report every problem."""
+@click.option("--offline", is_flag=True,
+              help="Do not talk to Sakai (by default the hand-over to Sakai is proven).")
+def check_config(config_path: str | None, offline: bool) -> None:
+    """Load and validate configuration, keys and IdP metadata, and (unless --offline) prove
+    that Sakai accepts a session the bridge mints; report every problem."""
     from sso_bridge.saml.sp_metadata import federation_gaps
     from sso_bridge.services import build_services
 
@@ -53,6 +60,8 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"warning: {warning}", err=True)
     for gap in federation_gaps(settings.metadata):  # what a federation registration will miss
         click.echo(f"warning: {gap}", err=True)
+    if not offline:
+        _check_sakai(services.sakai)
     click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
     for line in presets.describe(settings.idp.preset, settings.preset_values):
@@ -65,6 +74,19 @@ def check_config(config_path: str | None) -> None:
                    f"{settings.sp.next_certificate_file} (valid for "
                    f"{services.next_credentials.days_to_expiry:.0f} more days) is published "
                    "with the current one, and both keys decrypt")
+
+
+def _check_sakai(sakai: SakaiClient) -> None:
+    """The Sakai part of check-config: the hand-over proven on every node, or exit 1."""
+    try:
+        passed = sakai.check_handoff()
+    except BridgeError as exc:
+        _report([f"Sakai: {exc.detail}"])
+        sys.exit(1)
+    finally:
+        sakai.close()
+    for line in passed:
+        click.echo(line)
 
 
 @main.command()

@@ -34,7 +34,9 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     │   ├── SakaiOperationFailed       a "<ExceptionClass> : <message>" string result
     │   │   └── SakaiUserExists        UserAlreadyDefinedException
     │   ├── SakaiProtocolError         the reply is not the SOAP we expect
-    │   └── SakaiSlow                  the login's Sakai deadline passed
+    │   ├── SakaiSlow                  the login's Sakai deadline passed
+    │   ├── SakaiServerIdMismatch      sakai.server_id disagrees with the serverId Sakai uses
+    │   └── SakaiHandoffRefused        a session the bridge minted is not accepted by Sakai
     ├── AccountDisabled                the Sakai account has disabled=true
     ├── AccountProtected               a protected account (admin, the web-services account ...)
     ├── AccountLinkRefused             an existing account the bridge may not link
@@ -237,6 +239,18 @@ class SakaiSlow(SakaiError):
     """The login's overall Sakai deadline passed (``sakai.login_deadline_seconds``)."""
 
     code = "sakai_slow"
+
+
+class SakaiServerIdMismatch(SakaiError):
+    """The serverId learned from Sakai's cookie is not the configured ``sakai.server_id``."""
+
+    code = "sakai_server_id"
+
+
+class SakaiHandoffRefused(SakaiError):
+    """Readiness: a session minted by the bridge is not accepted through the browsers' URL."""
+
+    code = "sakai_handoff_refused"
 
 
 class AccountDisabled(BridgeError):

@@ -71,7 +71,7 @@ class SakaiAccounts(Protocol):
     def change_user_name(self, eid: str, first_name: str, last_name: str) -> None: ...
     def change_user_email(self, eid: str, email: str) -> None: ...
     def change_user_type(self, eid: str, user_type: str) -> None: ...
-    def get_session_for_user(self, eid: str) -> str: ...
+    def session_for_user(self, eid: str) -> tuple[str, str]: ...
 
 
 class ProtectedAccounts:
@@ -122,17 +122,17 @@ class Provisioner:
         fingerprint = _fingerprint(identity)
         outcome = self._check(identity, key, fingerprint)
         try:
-            session_id = self.sakai.get_session_for_user(identity.eid)
+            session_id, server_id = self.sakai.session_for_user(identity.eid)
         except SakaiOperationFailed as exc:
             if not exc.exception_class.endswith("UserNotDefinedException"):
                 raise
             log.info("Sakai no longer has the account %r; checking it again", identity.eid)
             self._forget(key)
             outcome = self._full_check(identity, key, fingerprint)
-            session_id = self.sakai.get_session_for_user(identity.eid)
+            session_id, server_id = self.sakai.session_for_user(identity.eid)
         log.debug("sakai session ready for %r (created=%s, updated=%s)",
                   identity.eid, outcome.created, outcome.updated)
-        return SakaiSession(session_id=session_id, server_id=self.config.server_id,
+        return SakaiSession(session_id=session_id, server_id=server_id,
                             eid=identity.eid, account_created=outcome.created,
                             account_updated=outcome.updated)
 

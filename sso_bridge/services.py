@@ -18,6 +18,8 @@ from sso_bridge.logs import AuditLog
 from sso_bridge.provisioning import Provisioner
 from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
+from sso_bridge.sakai.gate import CallGate
+from sso_bridge.sakai.probe import Handover
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
@@ -79,14 +81,21 @@ def _refresher(settings: Settings, sp: ServiceProvider, cert: str,
 
 def _sakai_client(settings: Settings) -> SakaiClient:
     c = settings.sakai
-    breaker = CircuitBreaker(failures=c.breaker_failures, cooldown=c.breaker_cooldown_seconds,
-                             on_change=metrics.observe_circuit)
+
+    def breaker() -> CircuitBreaker:
+        return CircuitBreaker(failures=c.breaker_failures, cooldown=c.breaker_cooldown_seconds,
+                              on_change=metrics.observe_circuit)
+
     return SakaiClient(c.url, c.admin_user, settings.secrets.sakai_admin_password,
                        connect_timeout=c.connect_timeout_seconds,
                        read_timeout=c.read_timeout_seconds,
-                       on_call=metrics.observe_sakai_call, breaker=breaker,
+                       on_call=metrics.observe_sakai_call, breaker_factory=breaker,
                        ca_file=str(settings.path(c.ca_certificate_file))
-                       if c.ca_certificate_file else "")
+                       if c.ca_certificate_file else "",
+                       nodes=c.nodes, cookie_name=c.cookie.name, server_id=c.server_id,
+                       gate=CallGate(c.max_concurrent_calls, c.login_deadline_seconds),
+                       handover=Handover(c.handoff, c.cookie.name, c.cookie.path),
+                       readiness_cache_seconds=c.readiness_cache_seconds)
 
 
 def _open_store(settings: Settings) -> Store:

@@ -108,7 +108,9 @@ class SakaiSection:
     admin_user: str = "admin"
     allowed_origins: list[str] = field(default_factory=list)
     portal_path: str = "/portal"
-    server_id: str = "sakai"
+    server_id: str = ""
+    """The serverId Sakai must turn out to use (empty: learned from Sakai, the usual way; a
+    value that disagrees with what Sakai says is an error at start-up and in readiness)."""
     handoff: Literal["cookie", "url"] = "cookie"
     connect_timeout_seconds: float = 3.0
     read_timeout_seconds: float = 10.0
@@ -136,6 +138,15 @@ class SakaiSection:
     full_check_seconds: int = 86400
     """After a full account check, a returning learner with unchanged attributes gets the
     light check (disabled? deleted?) for this long; 0: a full check at every login."""
+    nodes: list[str] = field(default_factory=list)
+    """A Sakai cluster's node URLs, for the bridge to pick one per call (with failover);
+    ``url`` stays the address browsers use. Empty: ``url`` only (one node, or the balancer)."""
+    login_deadline_seconds: float = 20.0
+    """All of one login's Sakai calls must be done within this (0: no deadline)."""
+    max_concurrent_calls: int = 16
+    """At most this many Sakai calls in flight per worker process (0: no bound)."""
+    readiness_cache_seconds: float = 10.0
+    """/readyz re-checks the hand-over to Sakai at most this often per worker."""
 
 
 @dataclass(frozen=True)
@@ -385,6 +396,20 @@ def validate(s: Settings) -> list[str]:
                 *_check_url("sakai.url", s.sakai.url)]
     if s.bridge.base_url.endswith("/"):
         problems.append("'bridge.base_url': must not end with '/'")
+    for i, node in enumerate(s.sakai.nodes):
+        problems.extend(_check_url(f"sakai.nodes[{i}]", node))
+    for key, number in [("sakai.login_deadline_seconds", s.sakai.login_deadline_seconds),
+                        ("sakai.max_concurrent_calls", s.sakai.max_concurrent_calls),
+                        ("sakai.readiness_cache_seconds", s.sakai.readiness_cache_seconds)]:
+        if number < 0:
+            problems.append(f"'{key}': must be 0 (off) or positive, got {number}")
+    if s.sakai.login_deadline_seconds >= s.server.timeout_seconds:
+        problems.append(f"'sakai.login_deadline_seconds': must be below 'server.timeout_seconds' "
+                        f"({s.server.timeout_seconds}), or the worker is killed before the "
+                        "learner gets the 'Sakai is slow' page")
+    if s.sakai.nodes and s.sakai.server_id:
+        problems.append("'sakai.server_id': leave it empty with 'sakai.nodes': each node has "
+                        "its own serverId, learned from Sakai")
     for i, origin in enumerate(s.sakai.allowed_origins):
         problems.extend(_check_url(f"sakai.allowed_origins[{i}]", origin))
     if bool(s.idp.metadata_file) == bool(s.idp.metadata_url):

@@ -104,7 +104,7 @@ def test_check_config_prints_every_problem_and_fails(config: tuple[Path, dict[st
     path, env = config
     (tmp_path / "idp.xml").write_text("<not-metadata/>")
     path.write_text(path.read_text() + "\n[limits]\nmax_saml_size = 1\n")
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code != 0
     assert "unknown key 'limits.max_saml_size'" in result.output
 
@@ -112,7 +112,7 @@ def test_check_config_prints_every_problem_and_fails(config: tuple[Path, dict[st
 def test_check_config_accepts_a_good_configuration_and_warns_of_expiry(
         config: tuple[Path, dict[str, str]]) -> None:
     path, env = config
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "configuration OK" in result.output
     assert "expires in" in result.output  # the test certificate is valid for 30 days

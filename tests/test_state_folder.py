@@ -40,7 +40,7 @@ def test_sqlite_default_is_no_longer_in_world_writable_tmp() -> None:
 def test_check_config_creates_the_private_state_folder_of_systemd(tmp_path: Path) -> None:
     path, env = _config(tmp_path)
     state = tmp_path / "systemd" / "sso-bridge"
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)],
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)],
                                 env={**env, "STATE_DIRECTORY": str(state)})
     assert result.exit_code == 0, result.output
     assert _mode(state) == 0o700
@@ -76,7 +76,7 @@ def test_state_folder_others_can_write_to_is_refused_at_start_up(tmp_path: Path,
     except PermissionError:  # pragma: no cover - not root and not in the group
         pytest.skip("cannot give the folder a shared group")
     path, env = _config(tmp_path, state_directory=str(shared))
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code != 0
     assert f"the state folder {shared} can be written by other users" in result.output
     assert f"chmod 700 {shared}" in result.output

@@ -1,23 +1,32 @@
-"""SakaiClient: Sakai's SOAP web services, with one reused admin session.
+"""SakaiClient: Sakai's SOAP web services, on one Sakai or a cluster of them.
 
-* The admin session is created lazily by ``SakaiLogin.login`` and shared by every call and
-  thread; a lock makes sure concurrent threads log in once. When Sakai says the session is no
-  longer active, the client logs in again once and retries the call once.
-* Every network failure becomes :class:`SakaiUnavailable`; every Sakai answer is classified by
-  :mod:`sso_bridge.sakai.soap`. Nothing here logs or raises the admin password or a session id.
-* Cookies are refused: the ``Set-Cookie`` that ``login`` may carry (the admin session id) is
-  never stored, re-sent or passed on (:mod:`sso_bridge.sakai.transport` has no cookie jar).
+Two ways sites run a Sakai cluster, both with failover:
+
+* ``nodes`` (``sakai.nodes``): the bridge talks to each node's own URL, keeps an admin session
+  per node (:class:`~sso_bridge.sakai.node.SakaiNode`), and spreads calls round robin over the
+  nodes whose breaker is closed. A node that cannot be reached (or whose breaker is open) is
+  skipped and the call goes to the next one, so when a node dies mid-storm logins move on. A
+  learner's session is minted on the node that answers ``getSessionForUser`` and carries that
+  node's serverId.
+* one URL (``sakai.url``, a single node or the balancer): the admin session's calls carry the
+  cookie Sakai's login set, so a sticky balancer keeps them on that node; when that node dies
+  the balancer sends them elsewhere, Sakai answers "not active", and the admin logs in again
+  there, learning the new node's serverId.
+
+What Sakai may answer, and how each answer is classified, is :mod:`sso_bridge.sakai.soap`'s;
+a node's admin session, serverId, transport and breaker are :mod:`sso_bridge.sakai.node`'s;
+the per-login deadline and the bound on concurrent calls are :mod:`sso_bridge.sakai.gate`'s.
+Cookies are refused except that routing cookie: nothing Sakai sets is ever passed on.
 """
 
 from __future__ import annotations
 
-import logging
-import re
+import itertools
 import ssl
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -29,33 +38,37 @@ from sso_bridge.errors import (
     SakaiSessionInactive,
     SakaiUnavailable,
 )
+from sso_bridge.httpclient import HttpClient
 from sso_bridge.sakai import soap
 from sso_bridge.sakai.breaker import CircuitBreaker
-from sso_bridge.sakai.transport import ReplyTooLarge, Transport, TransportError
+from sso_bridge.sakai.gate import CallGate
+from sso_bridge.sakai.node import (
+    LOGIN_PATH,
+    LOGIN_REFUSALS,
+    SAFE_TO_REPEAT,
+    SCRIPT_PATH,
+    SESSION_ID_RE,
+    NodeOptions,
+    OnCall,
+    Parser,
+    Parts,
+    SakaiNode,
+)
+from sso_bridge.sakai.probe import Handover, ReadinessCache, verify_node
 
-log = logging.getLogger(__name__)
-
-LOGIN_PATH = "/sakai-ws/soap/login"
-SCRIPT_PATH = "/sakai-ws/soap/sakai"
-SAFE_TO_REPEAT = frozenset({"checkForUser", "getUserProperty", "getUserEmail",
-                            "getUserDisplayName", "getUserType", "checkSession", "isSuperUser"})
-_SESSION_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{15,127}$")
-
-OnCall = Callable[[str, float, str | None], None]
-Parts = list[tuple[str, str]]
+__all__ = ["LOGIN_PATH", "SAFE_TO_REPEAT", "SCRIPT_PATH", "SakaiClient"]
 T = TypeVar("T")
-Parser = Callable[[str, int, bytes], T]
 
 
-def _checked_base_url(base_url: str) -> str:
+def _checked_base_url(base_url: str, key: str = "Sakai base URL") -> str:
     parts = urlsplit(base_url)
     problems = []
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"Sakai base URL {base_url!r} must be an absolute http(s) URL")
+        problems.append(f"{key} {base_url!r} must be an absolute http(s) URL")
     if parts.username is not None or parts.password is not None:
-        problems.append("Sakai base URL must not carry credentials")
+        problems.append(f"{key} must not carry credentials")
     if parts.query or parts.fragment:
-        problems.append("Sakai base URL must not have a query or fragment")
+        problems.append(f"{key} must not have a query or fragment")
     if problems:
         raise ConfigError(problems)
     return base_url.rstrip("/")
@@ -75,33 +88,72 @@ class SakaiClient:
         on_call: OnCall | None = None,
         breaker: CircuitBreaker | None = None,
         ca_file: str = "",
+        nodes: Sequence[str] = (),
+        cookie_name: str = "JSESSIONID",
+        server_id: str = "",
+        gate: CallGate | None = None,
+        breaker_factory: Callable[[], CircuitBreaker] | None = None,
+        handover: Handover | None = None,
+        readiness_cache_seconds: float = 10.0,
     ) -> None:
-        """``ca_file``: the PEM CA certificates to trust for Sakai's https (empty: the system's);
-        ConfigError if it does not load."""
+        """``base_url``: where browsers reach Sakai (the balancer in a cluster); ``nodes``: the
+        nodes' own URLs, when the bridge is to pick one per call. ``server_id``: the serverId
+        Sakai must turn out to use (empty: learned). ``ca_file``: the PEM CA certificates to
+        trust for Sakai's https (empty: the system's); ConfigError if it does not load.
+        ``handover``: how browsers get the session, for :meth:`check_handoff`."""
         self.base_url = _checked_base_url(base_url)
-        self._login_url = self.base_url + LOGIN_PATH
-        self._script_url = self.base_url + SCRIPT_PATH
+        self.handover = handover or Handover(cookie_name=cookie_name)
+        self._browser_options = (connect_timeout, read_timeout, ca_file)
+        self._readiness = ReadinessCache(lambda: self.check_handoff(tolerate_down=True),
+                                         readiness_cache_seconds)
         self._admin_user = admin_user
-        self._admin_password = admin_password
-        self._timeout = (connect_timeout, read_timeout)
+        self.gate = gate or CallGate()
+        self.call_counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+        options = NodeOptions(admin_user, admin_password, cookie_name, server_id)
+        urls = [_checked_base_url(u, "'sakai.nodes' entry") for u in nodes] or [self.base_url]
+        make_breaker = breaker_factory or (lambda: CircuitBreaker(failures=0))
+        self.nodes = [
+            SakaiNode(url, self._http(url, connect_timeout, read_timeout, ca_file), options,
+                      breaker=breaker if breaker is not None and len(urls) == 1
+                      else make_breaker(),
+                      gate=self.gate, sticky=not nodes, count=self._count, on_call=on_call)
+            for url in urls]
+        self._turn = itertools.count()
+
+    def _http(self, url: str, connect: float, read: float, ca_file: str) -> HttpClient:
         try:
-            self._transport = Transport(self.base_url, connect_timeout=connect_timeout,
-                                        read_timeout=read_timeout, ca_file=ca_file)
+            return HttpClient(url, connect_timeout=connect, read_timeout=read, ca_file=ca_file,
+                              pool_size=max(self.gate.max_concurrent, 16))
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"'sakai.ca_certificate_file': cannot load CA certificates from "
                               f"{ca_file}: {getattr(exc, 'strerror', None) or exc}") from exc
-        self.on_call = on_call
-        self.breaker = breaker if breaker is not None else CircuitBreaker(failures=0)
-        self.call_counts: Counter[str] = Counter()
-        self._counts_lock = threading.Lock()
-        self._login_lock = threading.Lock()
-        self._admin_sid: str | None = None
 
     def __repr__(self) -> str:
         return f"SakaiClient(base_url={self.base_url!r}, admin_user={self._admin_user!r})"
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The first node's breaker (the only one with a single Sakai URL)."""
+        return self.nodes[0].breaker
+
+    @property
+    def on_call(self) -> OnCall | None:
+        return self.nodes[0].on_call
+
+    @on_call.setter
+    def on_call(self, hook: OnCall | None) -> None:
+        for node in self.nodes:
+            node.on_call = hook
+
     def close(self) -> None:
-        self._transport.close()
+        for node in self.nodes:
+            node.http.close()
+
+    def login_window(self) -> AbstractContextManager[None]:
+        """``with client.login_window():`` around everything one login asks of Sakai: one
+        deadline for all of it (``sakai.login_deadline_seconds``)."""
+        return self.gate.login()
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -171,32 +223,70 @@ class SakaiClient:
 
     # --- sessions --------------------------------------------------------------------------
 
-    def get_session_for_user(self, eid: str) -> str:
-        """A new Sakai session for the user, for the browser (``wsonly=false``, always)."""
-        value = soap.check_string_result(
-            self._admin_call("getSessionForUser", [("eid", eid), ("wsonly", "false")])
-        )
-        if not _SESSION_ID_RE.match(value):
+    def session_for_user(self, eid: str) -> tuple[str, str]:
+        """A new Sakai session for the user, for the browser (``wsonly=false``, always), and
+        the serverId of the node that holds it (learned from Sakai)."""
+        parts = [("eid", eid), ("wsonly", "false")]
+        value, admin = self._on_a_node(lambda node: node.admin_call(
+            soap.parse_response, "getSessionForUser", parts))
+        value = soap.check_string_result(value)
+        if not SESSION_ID_RE.match(value):
             raise SakaiProtocolError(
                 "Sakai getSessionForUser returned something that is not a session id"
             )
-        return value
+        return value, admin.server_id
+
+    def get_session_for_user(self, eid: str) -> str:
+        """:meth:`session_for_user` without the serverId."""
+        return self.session_for_user(eid)[0]
 
     def check_session(self, session_id: str) -> bool:
         """Whether the session exists on the Sakai node that answers (no admin session needed)."""
-        value = self._invoke(self._script_url, "checkSession", [("sessionid", session_id)])
+        value = self.nodes[0].invoke(soap.parse_response, SCRIPT_PATH, "checkSession",
+                                     [("sessionid", session_id)])
         return bool(value) and value == session_id
 
-    def logout_session(self, session_id: str) -> bool:
-        """Log a Sakai session out. False if it was already gone (expired or logged out)."""
+    def logout_session(self, session_id: str, server_id: str | None = None) -> bool:
+        """Log a Sakai session out. False if it was already gone (expired or logged out).
+        With nodes, the node of ``server_id`` is asked first, then the others."""
+        nodes = sorted(self.nodes, key=lambda n: n.server_id != server_id)
+        for node in nodes:
+            try:
+                value = node.invoke(soap.parse_response, LOGIN_PATH, "logout",
+                                    [("sessionid", session_id)], cookie="")
+            except (SakaiSessionInactive, SakaiUnavailable):
+                continue
+            return soap.parse_boolean("logout", value)
+        return False
+
+    def check_handoff(self, tolerate_down: bool = False) -> list[str]:
+        """Prove on every node that a session the bridge mints is accepted through the URL
+        browsers use (:mod:`sso_bridge.sakai.probe`); one line per node that passed.
+        ``tolerate_down``: nodes that cannot be reached are fine while another one passes."""
+        browser = self._http(self.base_url, *self._browser_options)
+        passed: list[str] = []
+        down: SakaiUnavailable | None = None
         try:
-            value = self._invoke(self._login_url, "logout", [("sessionid", session_id)])
-        except SakaiSessionInactive:
-            return False
-        return soap.parse_boolean("logout", value)
+            for node in self.nodes:
+                try:
+                    passed.append(verify_node(node, browser, self.base_url, self.handover))
+                except SakaiUnavailable as exc:
+                    if not tolerate_down:
+                        raise
+                    down = exc
+        finally:
+            browser.close()
+        if down is not None and not passed:
+            raise down
+        return passed
+
+    def readiness(self) -> None:
+        """:meth:`check_handoff`'s verdict, re-checked at most every
+        ``readiness_cache_seconds`` (raises the cached failure)."""
+        self._readiness.check()
 
     def check_admin(self) -> None:
-        """For readiness: the admin can log in (or its session is live) and is a super user."""
+        """The admin can log in (or its session is live) and is a super user."""
         if not soap.parse_boolean("isSuperUser", self._admin_call("isSuperUser", [])):
             raise SakaiAdminAuthFailed(
                 f"the Sakai admin account {self._admin_user!r} is not a super user; "
@@ -204,6 +294,10 @@ class SakaiClient:
             )
 
     # --- machinery -------------------------------------------------------------------------
+
+    def _count(self, operation: str) -> None:
+        with self._counts_lock:
+            self.call_counts[operation] += 1
 
     def _expect_success(self, operation: str, parts: Parts) -> None:
         value = soap.check_string_result(self._admin_call(operation, parts))
@@ -215,100 +309,25 @@ class SakaiClient:
         return self._admin_call_with(soap.parse_response, operation, parts)
 
     def _admin_call_with(self, parse: Parser[T], operation: str, parts: Parts) -> T:
-        """Call a SakaiScript operation as the admin; log in again once if the session expired."""
-        url = self._script_url
-        sid = self._admin_session()
-        try:
-            return self._invoke_with(parse, url, operation, [("sessionid", sid), *parts])
-        except SakaiSessionInactive:
-            log.info("Sakai admin session no longer active; logging in again (%s)", operation)
-        sid = self._renew_admin_session(stale=sid)
-        return self._invoke_with(parse, url, operation, [("sessionid", sid), *parts])
+        return self._on_a_node(lambda node: node.admin_call(parse, operation, parts)[0])
 
-    def _admin_session(self) -> str:
-        with self._login_lock:
-            if self._admin_sid is None:
-                self._admin_sid = self._login()
-            return self._admin_sid
-
-    def _renew_admin_session(self, stale: str) -> str:
-        with self._login_lock:
-            if self._admin_sid is None or self._admin_sid == stale:
-                self._admin_sid = None
-                self._admin_sid = self._login()
-            return self._admin_sid
-
-    def _login(self) -> str:
-        parts = [("id", self._admin_user), ("pw", self._admin_password)]
-        try:
-            sid = self._invoke(self._login_url, "login", parts)
-        except SakaiAdminAuthFailed as exc:
-            raise SakaiAdminAuthFailed(f"{exc.detail} (account {self._admin_user!r})") from None
-        if not _SESSION_ID_RE.match(sid):
-            raise SakaiProtocolError("Sakai login returned something that is not a session id")
-        log.info("logged in to Sakai web services as %r", self._admin_user)
-        return sid
-
-    def _invoke(self, url: str, operation: str, parts: Parts) -> str:
-        return self._invoke_with(soap.parse_response, url, operation, parts)
-
-    def _invoke_with(self, parse: Parser[T], url: str, operation: str, parts: Parts) -> T:
-        """One SOAP round trip: count it, time it, classify the outcome, feed the breaker."""
-        self.breaker.before_call(operation)
-        with self._counts_lock:
-            self.call_counts[operation] += 1
-        started = time.perf_counter()
-        error: str | None = None
-        try:
-            envelope = soap.build_envelope(operation, parts)
-            status, body = self._post_classified(url, operation, envelope)
-            result = parse(operation, status, body)
-        except SakaiUnavailable as exc:
-            error = exc.code
-            self.breaker.failure()
-            raise
-        except SakaiError as exc:  # Sakai answered: it is up, whatever it said
-            error = exc.code
-            self.breaker.success()
-            raise
-        finally:
-            self._report(operation, time.perf_counter() - started, error)
-        self.breaker.success()
-        return result
-
-    def _post(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
-        """One POST; a read-only call is sent again once if the connection broke (a kept-alive
-        connection the server closed). Calls with effects are never repeated."""
-        headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": '""', "Accept": "text/xml"}
-        path = url.removeprefix(self.base_url)
-        attempts = 2 if operation in SAFE_TO_REPEAT else 1
-        for attempt in range(attempts):
+    def _on_a_node(self, call: Callable[[SakaiNode], T]) -> T:
+        """``call`` on the next node in turn; on to the next while a node is unavailable or
+        refuses the bridge's admin login (a misconfigured node: readiness names it)."""
+        failures: list[SakaiError] = []
+        for node in self._order():
             try:
-                return self._transport.post(path, envelope, headers)
-            except TransportError as exc:
-                if attempt + 1 < attempts and exc.kind == "broken":
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                return call(node)
+            except (SakaiUnavailable, *LOGIN_REFUSALS) as exc:
+                failures.append(exc)
+        refusals = [f for f in failures if not isinstance(f, SakaiUnavailable)]
+        raise (refusals or failures)[0]
 
-    def _post_classified(self, url: str, operation: str, envelope: bytes) -> tuple[int, bytes]:
-        try:
-            return self._post(url, operation, envelope)
-        except ReplyTooLarge as exc:
-            raise SakaiProtocolError(f"Sakai {operation}: {exc}") from None
-        except TransportError as exc:
-            reason = {
-                "timeout": f"no answer within {self._timeout[0]}s connect / "
-                           f"{self._timeout[1]}s read",
-                "connect": "cannot connect (refused, unreachable or DNS failure)",
-            }.get(exc.kind, "the connection broke before an answer")
-        raise SakaiUnavailable(f"Sakai {operation} at {url}: {reason}")
+    def _order(self) -> list[SakaiNode]:
+        """Round robin, nodes with a closed breaker first."""
+        if len(self.nodes) == 1:
+            return self.nodes
+        start = next(self._turn) % len(self.nodes)
+        turn = self.nodes[start:] + self.nodes[:start]
+        return sorted(turn, key=lambda node: node.breaker.state != "closed")
 
-    def _report(self, operation: str, seconds: float, error: str | None) -> None:
-        log.debug("Sakai %s took %.3fs (%s)", operation, seconds, error or "ok")
-        if self.on_call is None:
-            return
-        try:
-            self.on_call(operation, seconds, error)
-        except Exception:  # a metrics hook must never break a login
-            log.exception("the Sakai on_call hook failed")

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 import xmlsec
 from cryptography import x509
 from lxml import etree
@@ -30,6 +30,7 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso_bridge.errors import ConfigError, SamlError
+from sso_bridge.httpclient import HttpClient, ReplyTooLarge, TransportError
 from sso_bridge.saml.checks import DS, check_signature
 from sso_bridge.saml.xmlsec_policy import verified_by_any
 
@@ -132,17 +133,25 @@ def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str
 
 
 def _fetch(url: str, timeout: float) -> bytes:
+    """GET the metadata over the bridge's one HTTP stack (system trust store, hostname checks,
+    no redirects, at most MAX_METADATA_BYTES)."""
+    parts = urlsplit(url)
+    client = HttpClient(f"{parts.scheme}://{parts.netloc}", connect_timeout=timeout,
+                        read_timeout=timeout, max_reply_bytes=MAX_METADATA_BYTES, pool_size=1)
+    target = parts.path or "/"
     try:
-        reply = requests.get(url, timeout=timeout, stream=True, allow_redirects=False)
-        if reply.status_code != 200:
-            raise ConfigError(f"'idp.metadata_url': {url} answered HTTP {reply.status_code}")
-        body = reply.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
-        raise ConfigError(f"'idp.metadata_url': cannot fetch {url}: "
-                          f"{exc.__class__.__name__}: {exc}") from exc
-    if len(body) > MAX_METADATA_BYTES:
-        raise ConfigError(f"'idp.metadata_url': {url} is larger than {MAX_METADATA_BYTES} bytes")
-    return bytes(body)
+        reply = client.get(f"{target}?{parts.query}" if parts.query else target,
+                           {"Accept": "application/samlmetadata+xml, application/xml"})
+    except ReplyTooLarge:
+        raise ConfigError(f"'idp.metadata_url': {url} is larger than {MAX_METADATA_BYTES} "
+                          "bytes") from None
+    except TransportError as exc:
+        raise ConfigError(f"'idp.metadata_url': cannot fetch {url}: {exc}") from None
+    finally:
+        client.close()
+    if reply.status != 200:
+        raise ConfigError(f"'idp.metadata_url': {url} answered HTTP {reply.status}")
+    return reply.body
 
 
 def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "",

@@ -90,7 +90,8 @@ def acs() -> Response:
     result = svc.sp.complete_login(saml_response, relay_state, _login_cookie(relay_state))
     g.identity = result.identity
     target = _landing(result.target, result.unsolicited)
-    session = svc.provisioner.ensure_account(result.identity)
+    with svc.sakai.login_window():  # one deadline for all of the login's Sakai calls
+        session = svc.provisioner.ensure_account(result.identity)
     g.sakai_session = session
     log.info("login of %s complete in %.1f ms (account created=%s, updated=%s)",
              result.identity.eid, (time.perf_counter() - started) * 1000,
@@ -129,7 +130,8 @@ def readyz() -> Response:
     svc = services()
     checks: dict[str, Any] = {}
     ready = True
-    for name, probe in (("sakai", svc.sakai.check_admin), ("store", svc.store.ping)):
+    # Sakai: the hand-over proven end to end, the verdict cached for a few seconds
+    for name, probe in (("sakai", svc.sakai.readiness), ("store", svc.store.ping)):
         try:
             probe()
             checks[name] = {"ok": True}

@@ -36,7 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     except RuntimeError as exc:  # pragma: no cover - CI installs it (scripts/setup.sh)
         pytest.fail(str(exc))
     demo = DemoStack(Path(tmp_path_factory.mktemp("stack")), users=E2E_USERS,
-                     bridge_extra={"sakai": {"read_timeout_seconds": 2.0}},
+                     bridge_extra={"sakai": {"read_timeout_seconds": 2.0,
+                                             "readiness_cache_seconds": 0}},
                      sim_config=SimConfig(hang_seconds=4.0))
     with demo:
         yield demo

@@ -8,8 +8,10 @@ import time
 import pytest
 import requests
 
+from sso_bridge.demo.sakai_sim.config import DEFAULT_ALLOW
 from sso_bridge.demo.stack import DemoStack
 from tests.e2e.conftest import bridge_login, sim_calls, sim_control, sim_users
+from tests.e2e.processes import wait_until
 
 
 def expire_admin_session(stack: DemoStack) -> None:
@@ -35,9 +37,13 @@ def test_sakai_configuration_faults_show_sakai_unavailable(
     try:
         reply = bridge_login(sim, user)
     finally:
-        sim_control(sim, "config", {"admin_password": sim.sakai.config.admin_password})
+        sim_control(sim, "config", {"admin_password": sim.sakai.config.admin_password,
+                                    "allowlogin": True, "allow": list(DEFAULT_ALLOW)})
     assert_page(reply, 503, "Sakai is unavailable right now", code)
     assert f"{user}@example.org" not in sim_users(sim)
+    # A refused admin login is backed off (1 s, doubling): the bridge is ready again after it.
+    wait_until(lambda: requests.get(sim.bridge_url + "/readyz", timeout=5).ok, 10,
+               "readiness once the admin login's back-off is over")
 
 
 def test_timeout_is_bounded_and_creates_nothing(sim: DemoStack) -> None:

@@ -70,7 +70,7 @@ def test_every_preset_gives_a_valid_configuration(tmp_path: Path, product: str) 
 
 def test_check_config_prints_the_preset_and_what_it_set(tmp_path: Path) -> None:
     path, env = _config(tmp_path, {"preset": "okta", "want_response_signed": False})
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "IdP preset: okta" in result.stdout
     assert "attributes.eid = ['nameid'] (from the preset)" in result.stdout

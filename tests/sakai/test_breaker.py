@@ -68,3 +68,13 @@ def test_zero_failures_disables_the_breaker() -> None:
         breaker.failure()
     breaker.before_call("login")
     assert breaker.state == "closed"
+
+
+def test_a_trial_that_never_reports_is_given_up_after_the_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failures=1, cooldown=10, clock=clock)
+    breaker.failure()
+    clock.now += 10
+    breaker.before_call("login")  # a trial whose caller vanished
+    clock.now += 11
+    breaker.before_call("login")  # a new trial, not "open" forever

@@ -170,7 +170,7 @@ def test_inactive_twice_in_a_row_is_raised(client: SakaiClient, sim: SakaiSimula
 
 def test_login_response_cookie_is_not_kept(client: SakaiClient) -> None:
     client.check_for_user(EID)
-    assert not hasattr(client._transport, "cookies")  # no cookie jar at all
+    assert not hasattr(client.nodes[0].http, "cookies")  # no cookie jar at all
 
 
 # --- failures ---------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 from sso_bridge.demo.sakai_sim import SakaiSimulator
+from sso_bridge.httpclient import HttpClient
 from sso_bridge.sakai import SakaiClient, soap
 from sso_bridge.sakai.client import LOGIN_PATH, SCRIPT_PATH
-from sso_bridge.sakai.transport import Transport
 from tests.sakai.accounts import ADMIN_EID, ADMIN_PASSWORD
 
 HEADERS = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": '""'}
@@ -117,12 +117,12 @@ def test_pipelined_requests_are_both_answered(sim: SakaiSimulator) -> None:
 def test_the_bridge_transport_makes_many_calls_over_one_connection(
         sim: SakaiSimulator) -> None:
     accepted = count_accepts(sim)
-    transport = Transport(sim.url, connect_timeout=2, read_timeout=2)
+    transport = HttpClient(sim.url, connect_timeout=2, read_timeout=2)
     try:
         for _ in range(5):
-            status, data = transport.post(LOGIN_PATH, LOGIN, HEADERS)
-            assert status == 200
-            soap.parse_response("login", status, data)
+            reply = transport.post(LOGIN_PATH, LOGIN, HEADERS)
+            assert reply.status == 200
+            soap.parse_response("login", reply.status, reply.body)
     finally:
         transport.close()
     assert accepted[0] == 1

@@ -111,7 +111,7 @@ def test_check_config_reports_the_rollover(tmp_path: Path) -> None:
     from sso_bridge.cli import main
 
     path, env = configure(tmp_path)
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "SP key rollover in progress: the next certificate next.crt" in result.output
     assert "the SP certificate next.crt expires in" in result.output  # 30-day test certificate

@@ -226,10 +226,10 @@ def test_check_config_says_the_signature_was_verified(
     (tmp_path / "idp.xml").write_bytes(signed_metadata(IDP, signers["federation"]))
     path, env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI, idp={
         "metadata_file": "idp.xml", "metadata_signing_certificate": "signer.crt"})
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "IdP metadata signature verified with signer.crt" in result.output
     (tmp_path / "idp.xml").write_text(IDP.metadata_xml())
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 1
     assert "'idp.metadata_signing_certificate'" in result.output

@@ -265,7 +265,7 @@ def test_the_cli_prints_what_the_route_serves(tmp_path: Path) -> None:
 
 def check_config(tmp_path: Path, metadata: dict[str, Any] | None) -> str:
     path, env = configure(tmp_path, metadata)
-    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    result = CliRunner().invoke(main, ["check-config", "--offline", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -104,11 +104,15 @@ class SakaiSimApp:
             self.state.count("<invalid>")
             return _fault_response(fault)
         self.state.count(operation)
-        self._delay(self.state.settings.latency_ms / 1000.0)
-        injected = self._inject(operation, values)
-        if injected is not None:
-            return injected
-        return self._run(operation, values, service, request)
+        self.state.entered(+1)
+        try:
+            self._delay(self.state.settings.latency_ms / 1000.0)
+            injected = self._inject(operation, values)
+            if injected is not None:
+                return injected
+            return self._run(operation, values, service, request)
+        finally:
+            self.state.entered(-1)
 
     def _read(self, request: Request, service: Service) -> tuple[str, dict[str, str]]:
         if request.method != "POST":
@@ -127,7 +131,7 @@ class SakaiSimApp:
         self, operation: str, values: dict[str, str], service: Service, request: Request
     ) -> Response:
         _, handler = service[operation]
-        context = CallContext(self.state, request.remote_addr or "")
+        context = CallContext(self.state, request.remote_addr or "", request.host_url)
         try:
             value = handler(context, values)
         except SoapFaultError as fault:
@@ -135,7 +139,8 @@ class SakaiSimApp:
         if value is None:
             return _fault_response(SoapFaultError(NULL_PART))
         response = Response(render_return(operation, value), content_type=_XML)
-        if context.login_session is not None:  # newer SakaiLogin also sets the Sakai cookie
+        if context.login_session is not None and self.state.settings.login_sets_cookie:
+            # newer SakaiLogin also sets the Sakai cookie
             portal.set_session_cookie(self.state, request_secure=request.is_secure,
                                       response=response, session_id=context.login_session.id)
         return response

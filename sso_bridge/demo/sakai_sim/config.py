@@ -35,6 +35,10 @@ class SimConfig:
     deny: tuple[str, ...] = ()  # webservices.deny
     session_parameter_allow: bool = False  # session.parameter.allow
     inactive_seconds: float = 1800.0  # SessionManager inactive interval
+    # webservices.directurl (else serverUrl): the node URL loginToServer returns; empty: the
+    # URL the request came in on
+    direct_url: str = ""
+    login_sets_cookie: bool = True  # newer SakaiLogin sets the cookie; older versions do not
     # --- test / bench knobs -------------------------------------------------------------
     latency_ms: int = 0  # added to every SOAP call
     # PBKDF2 rounds for stored passwords, as Sakai hashes them. The benchmark lowers it: real
@@ -57,4 +61,5 @@ class SimConfig:
             "inactive_seconds": self.inactive_seconds, "latency_ms": self.latency_ms,
             "password_hash_rounds": self.password_hash_rounds,
             "down": self.down, "hang_seconds": self.hang_seconds,
+            "direct_url": self.direct_url, "login_sets_cookie": self.login_sets_cookie,
         }

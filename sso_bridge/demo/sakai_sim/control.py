@@ -6,6 +6,7 @@ NOT FOR PRODUCTION: it is unauthenticated. Routes::
     POST /_sim/config                  change knobs: latency_ms, down, allowlogin, allow, deny,
                                        session_parameter_allow, inactive_seconds, hang_seconds,
                                        password_hash_rounds, admin_eid + admin_password,
+                                       server_id, cookie_name, direct_url, login_sets_cookie,
                                        fail_next
     POST /_sim/fail-next               {"<operation>|*": spec | [spec, ...]} (queued, used once)
     GET  /_sim/users                   [{eid, id, first, last, email, type, properties, ...}]
@@ -15,6 +16,8 @@ NOT FOR PRODUCTION: it is unauthenticated. Routes::
     POST /_sim/users/<eid>/properties  {"name": "value" | null}  (null removes)
     DELETE /_sim/users/<eid>           remove the user, as an admin would in Sakai
     GET  /_sim/calls                   {"<operation>": count}
+    GET  /_sim/concurrency             {"in_flight": n, "max_in_flight": n} (SOAP calls)
+    POST /_sim/concurrency             reset max_in_flight
     GET  /_sim/sessions                [{user_eid, user_id, origin}] (never the ids)
     POST /_sim/expire-sessions         {"scope": "admin" | "all"} -> {"expired": n}
     POST /_sim/reset                   back to the start-up configuration
@@ -37,6 +40,7 @@ from sso_bridge.demo.sakai_sim.state import JavaException, SimState
 _KNOBS = {
     "latency_ms": int, "down": bool, "allowlogin": bool, "session_parameter_allow": bool,
     "inactive_seconds": float, "hang_seconds": float, "password_hash_rounds": int,
+    "server_id": str, "cookie_name": str, "direct_url": str, "login_sets_cookie": bool,
 }
 
 
@@ -138,6 +142,8 @@ def handle(state: SimState, request: Request) -> Response:
     if head == "calls":
         with state.lock:
             return _json(dict(state.calls))
+    if head == "concurrency":
+        return _json(state.concurrency(reset=post))
     if head == "sessions":
         return _sessions(state)
     if head == "expire-sessions" and post:

@@ -115,9 +115,13 @@ class _QuietHandler(WSGIRequestHandler):
 class SakaiSimulator:
     """``with SakaiSimulator(SimConfig()).serve() as sim: ... sim.url ...``"""
 
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(self, config: SimConfig | None = None,
+                 shares_users_with: SakaiSimulator | None = None) -> None:
+        """``shares_users_with``: another node of the same Sakai cluster (one database of
+        users; sessions only in each node's memory)."""
         self.config = config or SimConfig()
-        self.state = SimState(self.config)
+        directory = shares_users_with.state if shares_users_with is not None else None
+        self.state: SimState = SimState(self.config, directory)
         self.app = SakaiSimApp(self.state)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

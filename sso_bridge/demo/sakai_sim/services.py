@@ -21,6 +21,7 @@ from sso_bridge.demo.sakai_sim.wire import OperationSpec, SoapFaultError
 class CallContext:
     state: SimState
     remote_addr: str
+    host_url: str = ""  # the URL the request came in on (serverUrl when none is configured)
     login_session: SimSession | None = None  # set by login: the response carries its cookie
 
 
@@ -71,7 +72,9 @@ def login(ctx: CallContext, p: dict[str, str]) -> str:
 
 
 def login_to_server(ctx: CallContext, p: dict[str, str]) -> str:
-    return f"{login(ctx, p)},http://sakai.invalid"
+    """``"<sid>,<webservices.directurl or serverUrl>"``: the node that holds the session."""
+    node_url = ctx.state.settings.direct_url or ctx.host_url.rstrip("/")
+    return f"{login(ctx, p)},{node_url}"
 
 
 def logout(ctx: CallContext, p: dict[str, str]) -> str:

@@ -103,22 +103,38 @@ class SimSession:
 class SimState:
     """Everything one simulated node remembers. All methods are thread-safe."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, directory: SimState | None = None) -> None:
+        """``directory``: another node of the same cluster, whose users (Sakai's database)
+        this node shares; sessions stay in each node's own memory, as in Sakai."""
         self.initial = config
-        self.lock = threading.RLock()
+        self._directory = directory
+        self.lock: threading.RLock = directory.lock if directory is not None \
+            else threading.RLock()
         self.stopping = threading.Event()
+        self._gauge = threading.Lock()  # not self.lock: counting must not wait for the work
         self.reset()
+
+    @property
+    def users(self) -> dict[str, SimUser]:
+        return (self._directory or self)._users
+
+    @property
+    def id_by_eid(self) -> dict[str, str]:
+        return (self._directory or self)._id_by_eid
 
     def reset(self) -> None:
         with self.lock:
             self.settings = dataclasses.replace(self.initial)
-            self.users: dict[str, SimUser] = {}
-            self.id_by_eid: dict[str, str] = {}
+            if self._directory is None:  # the cluster's database lives with its first node
+                self._users: dict[str, SimUser] = {}
+                self._id_by_eid: dict[str, str] = {}
             self.sessions: dict[str, SimSession] = {}
             self.calls: Counter[str] = Counter()
             self.failures: dict[str, deque[str]] = {}
             self._created_since_sweep = 0
-            self._seed_users()
+            self.in_flight = self.max_in_flight = 0
+            if self._directory is None:
+                self._seed_users()
 
     def _seed_users(self) -> None:
         admin = self.add_user(
@@ -248,6 +264,18 @@ class SimState:
     def count(self, operation: str) -> None:
         with self.lock:
             self.calls[operation] += 1
+
+    def entered(self, delta: int) -> None:
+        """A SOAP call began (+1) or ended (-1): the concurrency a storm puts on Sakai."""
+        with self._gauge:
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def concurrency(self, reset: bool = False) -> dict[str, int]:
+        with self._gauge:
+            if reset:
+                self.max_in_flight = self.in_flight
+            return {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
 
     def add_failures(self, spec: dict[str, Any]) -> None:
         with self.lock:
