@@ -132,7 +132,7 @@ class LimitsSection:
 class ServerSection:
     bind: str = "127.0.0.1:8000"
     workers: int = 0
-    """gunicorn worker processes; 0: two per CPU this process may use (at most 16)."""
+    """Server worker processes; 0: two per CPU this process may use (at most 16)."""
     threads: int = 8
     """Threads per worker: logins waiting on Sakai leave the CPU to the others."""
     timeout_seconds: int = 30

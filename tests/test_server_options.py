@@ -1,0 +1,101 @@
+"""``sso-bridge serve``'s server: the options granian gets from the settings, and what the
+bridge does before the workers fork. The real server is driven in tests/e2e/test_server.py."""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sso_bridge import server
+from sso_bridge.errors import ConfigError
+from sso_bridge.settings import load_settings
+from tests.samlfactory.idp import TestIdp
+from tests.support import write_config
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
+    return write_config(tmp_path, base_url="https://lms.example.edu/sso",
+                        sakai_url="https://lms.example.edu", idp={"metadata_file": "idp.xml"})
+
+
+def test_binds_are_read_as_granian_addresses_and_a_bad_one_names_the_key() -> None:
+    assert server.parse_bind("0.0.0.0:8000") == {"address": "0.0.0.0", "port": 8000}
+    assert server.parse_bind("[::1]:9000") == {"address": "::1", "port": 9000}
+    assert server.parse_bind("unix:/run/sso.sock") == {"uds": Path("/run/sso.sock")}
+    for bad in ("localhost", "host:http", "host:70000"):
+        with pytest.raises(ConfigError) as caught:
+            server.parse_bind(bad)
+        assert "'server.bind'" in caught.value.problems[0]
+
+
+def test_accepted_requests_can_queue_beyond_the_threads_so_sigterm_finishes_them(
+        settings_env: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSO_BRIDGE_THREADS", raising=False)
+    options = server.granian_options(load_settings(*settings_env), bind="127.0.0.1:9")
+    assert options["backpressure"] > options["blocking_threads"] == 8
+    assert options["respawn_failed_workers"] is True
+    assert options["workers_kill_timeout"] == 30  # server.graceful_timeout_seconds
+    assert options["log_access"] and "%(query_string)" not in options["log_access_format"]
+
+
+def test_serve_freezes_the_built_app_and_drops_the_secrets_before_the_workers_fork(
+        settings_env: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from granian.server import MPServer
+
+    seen: dict[str, Any] = {}
+
+    def serve(self: MPServer, target_loader: Any = None, **_: Any) -> None:
+        for hook in self.hooks_startup:
+            hook()
+        seen["frozen"] = gc.get_freeze_count()
+        seen["environ"] = dict(os.environ)
+        seen["app"] = target_loader("sso_bridge.wsgi:app")
+
+    monkeypatch.setattr(MPServer, "serve", serve)
+    monkeypatch.setenv("SSO_BRIDGE_SP_KEY", "-----BEGIN PRIVATE KEY-----")
+    monkeypatch.setenv("SSO_BRIDGE_SAKAI_PASSWORD", "sakai-admin-pw")
+    monkeypatch.setenv("SSO_BRIDGE_SP_KEY_FILE", "/run/secrets/sp.key")
+    app = object()
+    try:
+        server.run_granian(app, load_settings(*settings_env), bind="127.0.0.1:9", workers=1)
+    finally:
+        gc.unfreeze()
+    assert seen["frozen"] > 0
+    assert seen["app"] is app  # built once, here; not imported again in each worker
+    # granian copies os.environ into every request's WSGI environ
+    assert "SSO_BRIDGE_SP_KEY" not in seen["environ"]
+    assert "SSO_BRIDGE_SAKAI_PASSWORD" not in seen["environ"]
+    assert seen["environ"]["SSO_BRIDGE_SP_KEY_FILE"] == "/run/secrets/sp.key"
+
+
+def test_the_access_line_escapes_control_characters() -> None:
+    import logging
+
+    record = logging.LogRecord("granian.access", logging.INFO, "", 0, "%(path)s",
+                               ({"path": "/x\n127.0.0.1 forged\x1b[31m"},), None)
+    assert server.AccessFormatter("%(message)s").format(record) == \
+        "/x\\x0a127.0.0.1 forged\\x1b[31m"
+
+
+def test_a_dead_workers_open_circuit_gauge_stops_counting_at_the_next_scrape(
+        tmp_path: Path) -> None:
+    """The server has no hook for a worker's exit: /metrics marks dead workers itself."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    worker = ("from sso_bridge import metrics; metrics.observe_circuit('open'); "
+              "metrics.LOGIN_ATTEMPTS.labels('success', 'ok', 'idp').inc()")
+    subprocess.run([sys.executable, "-c", worker], env=env, check=True)  # then it exits
+    scrape = ("from sso_bridge import metrics; "
+              "print(metrics.render(1.0, 1.0)[0].decode())")
+    text = subprocess.run([sys.executable, "-c", scrape], env=env, check=True,
+                          capture_output=True, text=True).stdout
+    assert "sso_bridge_sakai_circuit_open 1.0" not in text
+    assert 'sso_bridge_login_attempts_total{code="ok",idp="idp",outcome="success"} 1.0' in text
