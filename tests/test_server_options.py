@@ -99,3 +99,14 @@ def test_a_dead_workers_open_circuit_gauge_stops_counting_at_the_next_scrape(
                           capture_output=True, text=True).stdout
     assert "sso_bridge_sakai_circuit_open 1.0" not in text
     assert 'sso_bridge_login_attempts_total{code="ok",idp="idp",outcome="success"} 1.0' in text
+
+
+def test_a_wrong_ops_network_is_named_at_start_up(
+        settings_env: tuple[Path, dict[str, str]]) -> None:
+    path, env = settings_env
+    path.write_text(path.read_text() + '\n[server]\nops_allow = ["10.0.0.0/8", "10.0.0.300/8", '
+                    '"intranet"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env)
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "'server.ops_allow[1]'", "'server.ops_allow[2]'"]
