@@ -16,7 +16,10 @@ No SAML, no Sakai, no store, no audit line. Its CPU per login is what the bridge
 below on that server and Flask.
 
     .venv/bin/python bench/skeleton.py --config bridge.toml --bind 127.0.0.1:8000 \
-        [--engine granian|gunicorn-gthread|gunicorn-sync]
+        [--engine granian|gunicorn-gthread|gunicorn-sync] [--bridge]
+
+With ``--bridge`` it serves the whole bridge (``create_app``) on the chosen server instead:
+the benchmark's "before" rows, the bridge on gunicorn as it ran before granian.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from werkzeug.wrappers import Response
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sso_bridge.settings import Settings, load_settings  # noqa: E402
 
+ENGINES = ("granian", "gunicorn-gthread", "gunicorn-sync")
 _AUTHN_REQUEST = (
     '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
     'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="ONELOGIN_{id}" Version="2.0" '
@@ -111,11 +115,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--bind", required=True)
-    parser.add_argument("--engine", default="granian",
-                        choices=["granian", "gunicorn-gthread", "gunicorn-sync"])
+    parser.add_argument("--engine", default="granian", choices=ENGINES)
+    parser.add_argument("--bridge", action="store_true",
+                        help="serve the whole bridge (create_app) instead of the skeleton")
     args = parser.parse_args()
     settings = load_settings(args.config)
-    app = create_skeleton_app(settings)
+    if args.bridge:
+        from sso_bridge.server import prepare_metrics_dir
+
+        prepare_metrics_dir()
+        from sso_bridge.app import create_app
+
+        app = create_app(settings)
+    else:
+        app = create_skeleton_app(settings)
     if args.engine == "granian":
         from sso_bridge.server import run_granian
 
