@@ -13,23 +13,32 @@ start before any worker exists. What the bridge adds around it:
 * a worker that dies is replaced; SIGTERM stops accepting and finishes in-flight requests
   (requests already accepted wait for a thread, so ``backpressure`` stays above ``threads``).
 
+With ``server.ops_bind``, a second granian (one worker) in a child process serves the same
+built app on the operations port, where only ``/readyz``, ``/metrics`` and ``/healthz`` answer.
+
 granian keeps no control socket: no ``~/.gunicorn/gunicorn.ctl`` shared by every instance.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.settings import SECRET_NAMES, Settings
+from sso_bridge.web.ops_access import OPS_PORT
 
 ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).0fms'
 # C0, DEL and C1 controls, escaped in access lines (a decoded %0A in a path forges a line).
@@ -105,13 +114,13 @@ def _scrub_secrets(environ: Any = os.environ) -> None:
         environ.pop(name, None)
 
 
-def parse_bind(bind: str) -> dict[str, Any]:
+def parse_bind(bind: str, key: str = "server.bind") -> dict[str, Any]:
     """``host:port``, ``[v6]:port`` or ``unix:/path`` as granian's address arguments."""
     if bind.startswith("unix:"):
         return {"uds": Path(bind[5:])}
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError([f"'server.bind': expected host:port or unix:/path, got {bind!r}"])
+        raise ConfigError([f"'{key}': expected host:port or unix:/path, got {bind!r}"])
     return {"address": host.strip("[]") or "0.0.0.0", "port": int(port)}  # noqa: S104
 
 
@@ -152,10 +161,81 @@ def run_granian(app: Any, settings: Settings, *, bind: str | None = None,
     from granian.server import MPServer
 
     options = granian_options(settings, bind=bind, workers=workers)
+    ops_options = _ops_options(options, settings.server.ops_bind)
     multiprocessing.set_start_method("fork", force=True)  # workers inherit the built app
     server = MPServer("sso_bridge.wsgi:app", **options)
     server.on_startup(_freeze)
     server.on_shutdown(_remove_owned_metrics_dir)
     _scrub_secrets()
+    if ops_options:
+        ops_pid = _fork_ops_server(app, ops_options)
+        server.on_shutdown(lambda: _stop_child(ops_pid, settings.server.graceful_timeout_seconds))
     loader: Callable[[str], Any] = lambda _target: app  # noqa: E731
     server.serve(target_loader=loader)
+
+
+def _ops_options(options: dict[str, Any], ops_bind: str) -> dict[str, Any] | None:
+    """``server.ops_bind``'s granian: one worker, two threads; the bind checked free now."""
+    if not ops_bind:
+        return None
+    address = parse_bind(ops_bind, "server.ops_bind")
+    if "port" in address:
+        family = socket.AF_INET6 if ":" in address["address"] else socket.AF_INET
+        try:
+            with socket.socket(family) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((address["address"], address["port"]))
+        except OSError as exc:
+            raise ConfigError([f"'server.ops_bind': cannot listen on {ops_bind}: "
+                               f"{exc.strerror}"]) from exc
+    kept = {k: v for k, v in options.items() if k not in ("address", "port", "uds")}
+    return {**kept, **address, "workers": 1, "blocking_threads": 2, "backpressure": 32}
+
+
+def _fork_ops_server(app: Any, options: dict[str, Any]) -> int:
+    """The operations port: a second granian in a child process, serving the same built app
+    with every request marked as arriving there (``web.ops_access`` routes by that mark)."""
+    from granian.server import MPServer
+
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        _die_with_parent()
+        server = MPServer("sso_bridge.wsgi:app", **options)
+        server.on_startup(_freeze)
+        server.serve(target_loader=lambda _target: ops_port(app))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a child process must never return into the parent's code
+        logging.getLogger("sso_bridge.server").exception("the operations server failed")
+        code = 1
+    os._exit(code)
+
+
+def ops_port(app: Any) -> Callable[[dict[str, Any], Any], Any]:
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[OPS_PORT] = True
+        return app(environ, start_response)
+    return wsgi
+
+
+def _die_with_parent() -> None:
+    """Linux: the operations server gets SIGTERM if ``serve`` dies without stopping it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_child(pid: int, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace + 5
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)

@@ -143,6 +143,10 @@ class ServerSection:
     """Networks whose peers may read ``/readyz`` and ``/metrics`` on the learners' port; every
     other peer, and any request a proxy forwarded unless ``trusted_proxy_hops`` names it, gets
     404. ``/healthz`` stays open to load balancers."""
+    ops_bind: str = ""
+    """A separate address (``127.0.0.1:9100``) where ``/readyz``, ``/metrics`` and ``/healthz``
+    answer to anyone who reaches it, and nothing else does; ``ops_allow`` still rules the
+    learners' port."""
 
     def worker_count(self) -> int:
         """``workers``, with 0 resolved to two per usable CPU, at least 2 and at most 16."""

@@ -1,7 +1,8 @@
 """Who may read ``/readyz`` and ``/metrics``: operations, not the learners' internet.
 
-Both answer on the learners' port only to a peer in ``server.ops_allow`` (loopback by default),
-judged on the real peer address: ``X-Forwarded-For`` counts only as far as
+With ``server.ops_bind`` they answer there to anyone who reaches that address (and nothing else
+does). On the learners' port both answer only to a peer in ``server.ops_allow`` (loopback by
+default), judged on the real peer address: ``X-Forwarded-For`` counts only as far as
 ``server.trusted_proxy_hops`` trusts it (ProxyFix has then already put the client in
 ``remote_addr``), and with no trusted hops a request that a proxy forwarded (it carries
 ``X-Forwarded-For`` or ``Forwarded``) is refused even from loopback: a reverse proxy on the same
@@ -20,6 +21,9 @@ from sso_bridge import errors
 from sso_bridge.settings import ServerSection
 
 OPS_ENDPOINTS = frozenset({"bridge.readyz", "bridge.metrics_view"})
+OPS_PORT = "sso_bridge.ops_port"
+"""Set in the WSGI environ of requests that came in on ``server.ops_bind`` (``server.py``)."""
+_ON_OPS_PORT = OPS_ENDPOINTS | {"bridge.healthz"}
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -39,6 +43,10 @@ def ops_guard(server: ServerSection) -> Callable[[], None]:
     trust_forwarding = server.trusted_proxy_hops > 0
 
     def guard() -> None:
+        if request.environ.get(OPS_PORT):  # the operations port serves operations only
+            if request.endpoint not in _ON_OPS_PORT:
+                raise errors.NotFound("no such page")
+            return
         if request.endpoint not in OPS_ENDPOINTS:
             return
         forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers

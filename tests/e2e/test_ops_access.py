@@ -9,6 +9,7 @@ control socket shared by every instance on a host.
 from __future__ import annotations
 
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +125,76 @@ def _listening_unix_paths(pid: int) -> list[str]:
         if len(fields) >= 8 and fields[6] in inodes and fields[3] == "00010000":
             named.append(fields[7])
     return named
+
+
+class OpsBridge(BridgeProcess):
+    """``serve`` with ``server.ops_bind``: its children are the workers and the operations
+    server (which has a worker of its own)."""
+
+    def ops_server_pids(self) -> list[int]:
+        return [pid for pid in super().worker_pids() if _children(pid)]
+
+    def worker_pids(self) -> list[int]:
+        return [pid for pid in super().worker_pids() if not _children(pid)]
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.fixture(scope="module")
+def with_ops_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OpsBridge, str]]:
+    workdir = Path(tmp_path_factory.mktemp("ops-port"))
+    sakai = SakaiSimulator().serve()
+    port, ops = free_port(), free_port()
+    try:
+        _, config, env = trusting_config(
+            workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
+            extra={"server": {"ops_bind": f"127.0.0.1:{ops}", "ops_allow": []}})
+        bridge = OpsBridge(config, env, port=port).start()
+        try:
+            yield bridge, f"http://127.0.0.1:{ops}"
+        finally:
+            bridge.stop()
+    finally:
+        sakai.stop()
+
+
+def test_hole5_ops_bind_serves_readyz_and_metrics_apart_from_the_learners_port(
+        with_ops_port: tuple[OpsBridge, str]) -> None:
+    bridge, ops = with_ops_port
+    assert len(bridge.ops_server_pids()) == 1
+    for path in OPS_PATHS:
+        assert get(bridge, path).status_code == 404  # ops_allow = []: not even loopback
+    assert requests.get(ops + "/metrics", timeout=10).status_code == 200
+    assert requests.get(ops + "/readyz", timeout=10).json()["checks"]["sakai"]["ok"] is True
+    assert requests.get(ops + "/healthz", timeout=10).status_code == 200
+    for path in ("/saml/login", "/saml/metadata", "/saml/acs"):
+        assert requests.get(ops + path, timeout=10).status_code == 404  # operations only
+    assert get(bridge, "/saml/metadata").status_code == 200
+
+
+def test_the_ops_port_sums_the_metrics_of_the_learners_workers(
+        with_ops_port: tuple[OpsBridge, str]) -> None:
+    bridge, ops = with_ops_port
+    requests.get(bridge.url + "/saml/login", timeout=10, allow_redirects=False)
+    text = requests.get(ops + "/metrics", timeout=10).text
+    assert "sso_bridge_idp_metadata_age_seconds" in text
+
+
+def test_sigterm_stops_the_ops_server_with_the_bridge(tmp_path: Path) -> None:
+    sakai = SakaiSimulator().serve()
+    port, ops = free_port(), free_port()
+    try:
+        _, config, env = trusting_config(
+            tmp_path, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
+            extra={"server": {"ops_bind": f"127.0.0.1:{ops}"}})
+        bridge = OpsBridge(config, env, port=port, workers=1).start()
+        ops_pid = bridge.ops_server_pids()[0]
+        assert bridge.stop() == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{ops}/healthz", timeout=5)
+        assert not Path(f"/proc/{ops_pid}").exists()
+    finally:
+        sakai.stop()
