@@ -152,7 +152,8 @@ def with_ops_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Op
         _, config, env = trusting_config(
             workdir, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
             extra={"server": {"ops_bind": f"127.0.0.1:{ops}", "ops_allow": []}})
-        bridge = OpsBridge(config, env, port=port).start()
+        bridge = OpsBridge(config, env, port=port)
+        bridge.start()
         try:
             yield bridge, f"http://127.0.0.1:{ops}"
         finally:
@@ -190,7 +191,8 @@ def test_sigterm_stops_the_ops_server_with_the_bridge(tmp_path: Path) -> None:
         _, config, env = trusting_config(
             tmp_path, sakai.url, sakai.config.admin_password, f"http://127.0.0.1:{port}",
             extra={"server": {"ops_bind": f"127.0.0.1:{ops}"}})
-        bridge = OpsBridge(config, env, port=port, workers=1).start()
+        bridge = OpsBridge(config, env, port=port, workers=1)
+        bridge.start()
         ops_pid = bridge.ops_server_pids()[0]
         assert bridge.stop() == 0
         with pytest.raises(requests.ConnectionError):
