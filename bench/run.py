@@ -4,11 +4,12 @@
    the libxmlsec1 floor, median and p99.
 2. Whole logins over HTTP (``http_logins.py``): ``sso-bridge serve`` (granian) against the
    Sakai simulator at 0 ms and 20 ms per call, first-time and returning learners, 100
-   concurrent; then, for the before/after of the serving change, the same bridge on gunicorn
-   gthread as it ran before (Sakai at 0 ms).
+   concurrent.
 3. Shibboleth SP (``shibboleth.py``) on the same machine, same IdP key, same client.
-4. The serving stack alone (``skeleton.py``): granian, gunicorn gthread and gunicorn sync with
-   Flask answering the same two requests per login with no bridge work.
+4. The serving change, before/after (``serving.py``), servers taking turns in rounds: the
+   bridge on granian and on gunicorn gthread (as it ran before); the serving stack alone
+   (``skeleton.py``: Flask answering the same two requests per login with no bridge work) on
+   granian, gunicorn gthread and gunicorn sync.
 
 Prints Markdown tables and issue 10's targets, a PASS or MISS line each (``targets.py``).
 Loopback only; every load loop is bounded in count and time. Full run: several minutes on 2
@@ -32,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import acs  # noqa: E402
+import serving  # noqa: E402
 import shibboleth  # noqa: E402
 import targets  # noqa: E402
 from common import ROOT, free_port  # noqa: E402
@@ -43,7 +45,6 @@ from http_logins import (  # noqa: E402
     shib_driver,
 )
 from report import acs_table, http_table  # noqa: E402
-from skeleton import ENGINES  # noqa: E402
 
 MB = 1024
 
@@ -62,31 +63,25 @@ def machine() -> str:
             f"xmlsec {version('xmlsec')}")
 
 
-def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any, engine: str | None = None,
-                latencies: tuple[int, ...] = (0, 20)) -> tuple[list[dict[str, Any]],
-                                                            dict[str, Any]]:
-    """The bridge's rows: ``sso-bridge serve``, or with ``engine`` the bridge on that server."""
-    label = f"sso-bridge on {engine} (before)" if engine else "sso-bridge"
-    folder = workdir / (engine or "serve")
-    folder.mkdir(parents=True, exist_ok=True)
-    sim = SakaiSim(folder)
+def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[
+        list[dict[str, Any]], dict[str, Any]]:
+    """``sso-bridge serve`` against the simulator at 0 and 20 ms: first-time, returning."""
+    sim = SakaiSim(workdir)
     bridge: BridgeServer | None = None
     rows: list[dict[str, Any]] = []
     try:
-        bridge = BridgeServer(folder / "bridge", idp, sim.url,
-                              engine=engine, whole_bridge=bool(engine))
+        bridge = BridgeServer(workdir / "bridge", idp, sim.url)
         driver = bridge_driver(bridge, sim.url)
-        for latency in latencies:
+        for latency in (0, 20):
             sim.set_latency(latency)
-            eids = [f"{engine or 'b'}-{latency}ms-{i:05d}@example.org" for i in range(args.logins)]
+            eids = [f"learner-{latency}ms-{i:05d}@example.org" for i in range(args.logins)]
             for kind in ("first-time", "returning"):
                 row = scenario(driver, idp, eids, concurrency=args.concurrency,
                                time_limit=args.time_limit, cpu=bridge.cpu, calls=sim.calls,
                                sim_cpu=sim.cpu)
-                row.update(sp=label, latency=f"{latency} ms", kind=kind,
-                           concurrency=args.concurrency)
+                row.update(latency=f"{latency} ms", kind=kind, concurrency=args.concurrency)
                 rows.append(row)
-                print(f"  {label}, Sakai {latency} ms, {kind}: {row['rate']:.0f} logins/s, "
+                print(f"  bridge, Sakai {latency} ms, {kind}: {row['rate']:.0f} logins/s, "
                       f"{row['cpu_ms']:.2f} ms CPU, {row['errors']} errors", file=sys.stderr,
                       flush=True)
         memory = {"workers": bridge.memory(), "logins": sum(r["logins"] for r in rows)}
@@ -98,27 +93,6 @@ def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any, engine: str |
             bridge.stop()
         sim.stop()
     return rows, memory
-
-
-def skeleton_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> list[dict[str, Any]]:
-    """Each server + Flask with the bridge's options, routes that answer and do nothing else."""
-    rows = []
-    for engine in ENGINES:
-        server = BridgeServer(workdir / f"skeleton-{engine}", idp, "http://127.0.0.1:9",
-                              engine=engine)
-        try:
-            eids = [f"skeleton-{i:05d}@example.org" for i in range(args.logins)]
-            row = scenario(bridge_driver(server, "http://127.0.0.1:9"), idp, eids,
-                           concurrency=args.concurrency, time_limit=args.time_limit,
-                           cpu=server.cpu)
-        finally:
-            server.stop()
-        row.update(sp=f"{engine} + Flask alone (`skeleton.py`)", latency="–", kind="any",
-                   concurrency=args.concurrency)
-        print(f"  serving stack alone, {engine}: {row['rate']:.0f} logins/s, "
-              f"{row['cpu_ms']:.2f} ms CPU", file=sys.stderr, flush=True)
-        rows.append(row)
-    return rows
 
 
 def shib_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any] | str:
@@ -178,18 +152,16 @@ def http_part(args: argparse.Namespace) -> dict[str, Any]:
     idp = TestIdp()
     try:
         rows, memory = bridge_rows(args, workdir, idp)
-        before = [] if args.skip_before else bridge_rows(
-            args, workdir, idp, engine="gunicorn-gthread", latencies=(0,))[0]
         shib = "skipped (--skip-shibboleth)" if args.skip_shibboleth else \
             shib_row(args, workdir, idp)
-        skeletons = [] if args.skip_skeleton else skeleton_rows(args, workdir, idp)
+        before = [] if args.skip_before else serving.whole_bridge(args, workdir, idp)
+        alone = [] if args.skip_skeleton else serving.stack_alone(args, workdir, idp)
     finally:
         if args.keep:
             print(f"(work folder kept: {workdir})", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {"rows": rows, "memory": memory, "before": before, "shib": shib,
-            "skeletons": skeletons}
+    return {"rows": rows, "memory": memory, "shib": shib, "serving": before + alone}
 
 
 def main() -> None:
@@ -204,22 +176,23 @@ def main() -> None:
 
     http = http_part(args)
     rows, shib = http["rows"], http["shib"]
-    table_rows = rows + http["before"] + ([shib] if isinstance(shib, dict) else []) \
-        + http["skeletons"]
+    table_rows = rows + ([shib] if isinstance(shib, dict) else [])
     print(http_table(table_rows) + "\n")
     for r in table_rows:
         if r["error_samples"]:
             print(f"Errors ({r['sp']}, {r['latency']}, {r['kind']}): "
                   + "; ".join(r["error_samples"]) + "\n")
-    sim = ", ".join(f"{r['sim_cpu_ms']:.2f} ({r['sp']}, {r['latency']}, {r['kind']})"
-                    for r in rows + http["before"])
+    sim = ", ".join(f"{r['sim_cpu_ms']:.2f} ({r['latency']}, {r['kind']})" for r in rows)
     print(f"Sakai simulator CPU ms/login (not counted as the bridge's): {sim}\n")
+    if http["serving"]:
+        print("The serving change, before/after, interleaved (`serving.py`; Sakai at 0 ms):\n\n"
+              + serving.table(http["serving"]) + "\n")
     print("Targets (issue 10), from this one run:\n\n"
           + "\n".join(targets.lines(acs_results, rows, http["memory"], shib)))
     print(f"\nTotal bench time {time.monotonic() - began:.0f} s.")
     if args.json:
         raw = {"acs": {k: vars(v) for k, v in acs_results.items()}, "http": table_rows,
-               "memory": http["memory"],
+               "memory": http["memory"], "serving": http["serving"],
                "shibboleth": shib if isinstance(shib, dict) else str(shib)}
         args.json.write_text(json.dumps(raw, indent=2, default=str))
 
