@@ -110,3 +110,51 @@ def test_a_wrong_ops_network_is_named_at_start_up(
         load_settings(path, env)
     assert [p.split(":")[0] for p in caught.value.problems] == [
         "'server.ops_allow[1]'", "'server.ops_allow[2]'"]
+
+
+def _serve(path: Path, env: dict[str, str], port: int) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "sso_bridge.cli", "serve", "--config",
+                           str(path), "--bind", f"127.0.0.1:{port}"], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_serve_lists_every_configuration_problem_and_starts_no_server(
+        settings_env: tuple[Path, dict[str, str]]) -> None:
+    from tests.e2e.processes import free_port
+
+    path, env = settings_env
+    path.write_text(path.read_text() + '\n[server]\nops_allow = ["intranet"]\nworkers = -1\n')
+    port = free_port()
+    done = _serve(path, env, port)
+    assert done.returncode == 2
+    assert "'server.ops_allow[0]'" in done.stderr and "'server.workers'" in done.stderr
+    assert "Traceback" not in done.stderr and not _listening(port)
+
+
+def test_serve_names_an_ops_bind_already_in_use_and_starts_no_server(
+        settings_env: tuple[Path, dict[str, str]]) -> None:
+    import socket
+
+    from tests.e2e.processes import free_port
+
+    path, env = settings_env
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ops = busy.getsockname()[1]
+        path.write_text(path.read_text() + f'\n[server]\nops_bind = "127.0.0.1:{ops}"\n')
+        port = free_port()
+        done = _serve(path, env, port)
+    assert done.returncode == 2
+    assert f"'server.ops_bind': cannot listen on 127.0.0.1:{ops}" in done.stderr
+    assert "Traceback" not in done.stderr and not _listening(port)
