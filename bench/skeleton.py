@@ -98,7 +98,8 @@ def run_gunicorn(app: Flask, settings: Settings, bind: str, worker_class: str) -
 
     options = {"bind": bind, "workers": settings.server.worker_count(),
                "threads": settings.server.threads, "worker_class": worker_class,
-               "preload_app": True, "accesslog": "-", "logger_class": Lean, "keepalive": 5}
+               "preload_app": True, "accesslog": "-", "logger_class": Lean, "keepalive": 5,
+               "control_socket_disable": True}  # gunicorn >= 23: none in ~/.gunicorn
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
