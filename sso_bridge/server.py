@@ -45,6 +45,14 @@ ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).0fms'
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 
+class _NoThreadsAdvice(logging.Filter):
+    """granian warns at every start when a worker has more threads than 2 × CPUs + 1: the
+    bridge's threads wait on Sakai most of the time, by design (``server.threads``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Configuration allows spawning up to")
+
+
 class AccessFormatter(logging.Formatter):
     """granian's access line, with control characters escaped."""
 
@@ -61,9 +69,10 @@ LOG_CONFIG: dict[str, Any] = {
                     "%(message)s"},
         "access": {"()": AccessFormatter, "fmt": "%(message)s"},
     },
+    "filters": {"no_threads_advice": {"()": _NoThreadsAdvice}},
     "handlers": {
         "console": {"formatter": "generic", "class": "logging.StreamHandler",
-                    "stream": "ext://sys.stdout"},
+                    "stream": "ext://sys.stdout", "filters": ["no_threads_advice"]},
         "access": {"formatter": "access", "class": "logging.StreamHandler",
                    "stream": "ext://sys.stdout"},
     },
@@ -136,6 +145,7 @@ def granian_options(settings: Settings, *, bind: str | None = None,
     return {
         **parse_bind(bind or env.get("SSO_BRIDGE_BIND") or s.bind),
         "interface": Interfaces.WSGI,
+        "websockets": False,
         "workers": workers or int(env.get("SSO_BRIDGE_WORKERS") or s.worker_count()),
         "blocking_threads": threads,
         # Requests beyond the threads are accepted and queue in the worker, so SIGTERM
