@@ -225,6 +225,7 @@ def _fork_ops_server(app: Any, options: dict[str, Any]) -> int:
 
 
 def ops_port(app: Any) -> Callable[[dict[str, Any], Any], Any]:
+    """``app``, with each request marked as having come in on ``server.ops_bind``."""
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
         environ[OPS_PORT] = True
         return app(environ, start_response)
