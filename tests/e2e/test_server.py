@@ -164,7 +164,8 @@ def test_access_log_injection_by_an_encoded_newline_in_the_path_is_escaped(ops: 
     time.sleep(0.2)
     lines = ops.bridge.log().splitlines()
     assert forged not in lines  # no line of its own
-    assert any(line.startswith('127.0.0.1 "GET /nothing\\x0a127.0.0.1') for line in lines)
+    escaped = [line for line in lines if line.startswith('127.0.0.1 "GET /nothing\\')]
+    assert escaped and forged.replace(" ", "") in escaped[0].replace(" ", "")  # on its line
 
 
 def test_a_worker_that_dies_is_replaced_and_logins_go_on(ops: Rig) -> None:
