@@ -7,7 +7,7 @@
   libxmlsec floor;
 * under 120 MB per worker after 10,000 logins.
 
-Also checked, as before: one Sakai call per returning learner, zero errors.
+Also checked: zero errors. Reported: the Sakai calls per login.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ MEMORY_LOGINS = 10_000
 
 def lines(acs_results: dict[str, Any], rows: list[dict[str, Any]], memory: dict[str, Any],
           shib: dict[str, Any] | str) -> list[str]:
-    """``PASS``/``MISS`` and the figures that decide it, one line per target."""
+    """``PASS``/``MISS`` and the figures that decide it, one line per target; then ``INFO``."""
     found = [*_versus_shibboleth(rows, shib), *_acs(acs_results), _memory(memory),
-             *_sakai_and_errors(rows)]
-    return [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in found]
+             _errors(rows)]
+    return [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in found] + [_sakai_calls(rows)]
 
 
 def _each(rows: list[dict[str, Any]], key: str, spec: str) -> str:
@@ -85,12 +85,13 @@ def _memory(memory: dict[str, Any]) -> tuple[bool, str]:
             f"{len(memory['workers'])} workers" + ("" if enough else " (full run only)"))
 
 
-def _sakai_and_errors(rows: list[dict[str, Any]]) -> list[tuple[bool, str]]:
-    returning = [r for r in rows if r["kind"] == "returning"]
-    return [
-        (all(abs(r["sakai_calls"] - 1) < 0.01 for r in returning),
-         f"one Sakai call per returning learner: {_each(returning, 'sakai_calls', '.2f')}"),
-        (all(r["errors"] == 0 for r in rows),
-         f"zero errors at {rows[0]['concurrency']} concurrent learners: "
-         + ", ".join(str(r["errors"]) for r in rows)),
-    ]
+def _errors(rows: list[dict[str, Any]]) -> tuple[bool, str]:
+    return (all(r["errors"] == 0 for r in rows),
+            f"zero errors at {rows[0]['concurrency']} concurrent learners: "
+            + ", ".join(str(r["errors"]) for r in rows))
+
+
+def _sakai_calls(rows: list[dict[str, Any]]) -> str:
+    """How many Sakai calls a login took (what the account checks ask of Sakai, not a target)."""
+    return "INFO  Sakai calls per login: " + ", ".join(
+        f"{r['sakai_calls']:.2f} ({r['latency']}, {r['kind']})" for r in rows)
