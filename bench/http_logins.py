@@ -1,7 +1,7 @@
-"""Parts 2 and 3: whole logins over HTTP, the bridge under gunicorn and Shibboleth SP.
+"""Parts 2 and 3: whole logins over HTTP, the bridge (``sso-bridge serve``) and Shibboleth SP.
 
-The bridge runs as in production: ``sso-bridge serve`` (gunicorn, gthread, the workers and
-threads of the configuration's defaults, SQLite store, INFO logs and access log to a file)
+The bridge runs as in production: ``sso-bridge serve`` (granian, the workers and threads of
+the configuration's defaults, SQLite store, INFO logs and access log to a file)
 against the Sakai simulator (``python -m sso_bridge.demo.sakai_sim``), whose latency is set
 per scenario. The simulator hashes new accounts' passwords with 1 PBKDF2 round instead of
 10,000: it shares the bridge's 2 cores, where real Sakai would spend that on its own servers.
@@ -80,9 +80,11 @@ class SakaiSim:
 
 class BridgeServer:
     """``sso-bridge serve`` with the production settings of a fresh configuration; with
-    ``skeleton``, ``skeleton.py`` instead: the same gunicorn and Flask, no bridge work."""
+    ``engine``, ``skeleton.py`` on that server instead: the skeleton app (no bridge work), or
+    with ``whole_bridge`` the bridge itself."""
 
-    def __init__(self, workdir: Path, idp: Any, sakai_url: str, skeleton: bool = False) -> None:
+    def __init__(self, workdir: Path, idp: Any, sakai_url: str, engine: str | None = None,
+                 whole_bridge: bool = False) -> None:
         from sso_bridge.demo.configfile import write_config
         from sso_bridge.settings import load_settings
 
@@ -95,13 +97,14 @@ class BridgeServer:
         settings = load_settings(self.config, env)
         self.workers, self.threads = settings.server.worker_count(), settings.server.threads
         self.acs_url, self.sp_entity_id = settings.acs_url, settings.sp_entity_id
-        self.log_path = workdir / "gunicorn.log"
+        self.log_path = workdir / "server.log"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SSO_BRIDGE_")}
         metrics = workdir / "metrics"  # the workers' Prometheus files, removed with workdir
         metrics.mkdir(exist_ok=True)
         clean["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         with self.log_path.open("ab") as log:
-            program = [str(Path(__file__).with_name("skeleton.py"))] if skeleton else \
+            program = [str(Path(__file__).with_name("skeleton.py")), "--engine", engine,
+                       *(["--bridge"] if whole_bridge else [])] if engine else \
                 ["-m", "sso_bridge.cli", "serve"]
             self.proc = subprocess.Popen(
                 [sys.executable, *program, "--config", str(self.config),

@@ -2,14 +2,18 @@
 
 1. ACS validation in process (``acs.py``): the bridge, python3-saml as its demo uses it, and
    the libxmlsec1 floor, median and p99.
-2. Whole logins over HTTP (``http_logins.py``): the bridge under gunicorn against the Sakai
-   simulator at 0 ms and 20 ms per call, first-time and returning learners, 100 concurrent.
+2. Whole logins over HTTP (``http_logins.py``): ``sso-bridge serve`` (granian) against the
+   Sakai simulator at 0 ms and 20 ms per call, first-time and returning learners, 100
+   concurrent.
 3. Shibboleth SP (``shibboleth.py``) on the same machine, same IdP key, same client.
-4. For reference, the serving stack alone (``skeleton.py``): gunicorn and Flask answering the
-   same two requests per login with no bridge work.
+4. The serving change, before/after (``serving.py``), servers taking turns in rounds: the
+   bridge on granian and on gunicorn gthread (as it ran before); the serving stack alone
+   (``skeleton.py``: Flask answering the same two requests per login with no bridge work) on
+   granian, gunicorn gthread and gunicorn sync.
 
-Prints Markdown tables and the targets of issue 5, met or not. Loopback only; every load loop
-is bounded in count and time. Full run: a few minutes on 2 cores; ``--quick``: under a minute.
+Prints Markdown tables and issue 10's targets, a PASS or MISS line each (``targets.py``).
+Loopback only; every load loop is bounded in count and time. Full run: several minutes on 2
+cores; ``--quick``: a few minutes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import acs  # noqa: E402
+import serving  # noqa: E402
 import shibboleth  # noqa: E402
+import targets  # noqa: E402
 from common import ROOT, free_port  # noqa: E402
 from http_logins import (  # noqa: E402
     BridgeServer,
@@ -57,8 +63,9 @@ def machine() -> str:
             f"xmlsec {version('xmlsec')}")
 
 
-def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[list[dict[str, Any]],
-                                                                           dict[str, Any]]:
+def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[
+        list[dict[str, Any]], dict[str, Any]]:
+    """``sso-bridge serve`` against the simulator at 0 and 20 ms: first-time, returning."""
     sim = SakaiSim(workdir)
     bridge: BridgeServer | None = None
     rows: list[dict[str, Any]] = []
@@ -75,7 +82,8 @@ def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[list
                 row.update(latency=f"{latency} ms", kind=kind, concurrency=args.concurrency)
                 rows.append(row)
                 print(f"  bridge, Sakai {latency} ms, {kind}: {row['rate']:.0f} logins/s, "
-                      f"{row['errors']} errors", file=sys.stderr, flush=True)
+                      f"{row['cpu_ms']:.2f} ms CPU, {row['errors']} errors", file=sys.stderr,
+                      flush=True)
         memory = {"workers": bridge.memory(), "logins": sum(r["logins"] for r in rows)}
         peak = max((m.get("VmHWM", 0) for m in memory["workers"]), default=0)
         for row in rows:
@@ -85,23 +93,6 @@ def bridge_rows(args: argparse.Namespace, workdir: Path, idp: Any) -> tuple[list
             bridge.stop()
         sim.stop()
     return rows, memory
-
-
-def skeleton_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any]:
-    """gunicorn + Flask with the bridge's options, routes that answer and do nothing else."""
-    server = BridgeServer(workdir / "skeleton", idp, "http://127.0.0.1:9", skeleton=True)
-    try:
-        eids = [f"skeleton-{i:05d}@example.org" for i in range(args.logins)]
-        row = scenario(bridge_driver(server, "http://127.0.0.1:9"), idp, eids,
-                       concurrency=args.concurrency, time_limit=args.time_limit,
-                       cpu=server.cpu)
-    finally:
-        server.stop()
-    row.update(sp="gunicorn + Flask alone (`skeleton.py`)", latency="–", kind="any",
-               concurrency=args.concurrency)
-    print(f"  serving stack alone: {row['rate']:.0f} logins/s, {row['cpu_ms']:.2f} ms CPU",
-          file=sys.stderr, flush=True)
-    return row
 
 
 def shib_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any] | str:
@@ -128,58 +119,6 @@ def shib_row(args: argparse.Namespace, workdir: Path, idp: Any) -> dict[str, Any
         shib.stop()
 
 
-def targets(acs_results: dict[str, Any], rows: list[dict[str, Any]],
-            memory: dict[str, Any], shib: dict[str, Any] | str,
-            skeleton: dict[str, Any] | None = None) -> list[str]:
-    """Issue 5's targets, each ticked or not, with the figures that decide it."""
-    a, a_plus = acs_results["validation"], acs_results["bridge"]
-    b, c = acs_results["demo"], acs_results["floor"]
-    returning = [r for r in rows if r["kind"] == "returning"]
-    found = [
-        (b.median / a.median >= 3, f"ACS validation ≥ 3× faster than python3-saml demo usage: "
-         f"{b.median / a.median:.1f}× (median), {b.p99 / a.p99:.1f}× (p99)"),
-        (a.median / c.median <= 2, f"ACS validation within 2× of the libxmlsec floor: "
-         f"{a.median / c.median:.2f}× (median), {a.p99 / c.p99:.2f}× (p99); the whole "
-         f"`complete_login` (a+): {a_plus.median / c.median:.2f}× (median)"),
-        (all(abs(r["sakai_calls"] - 2) < 0.01 for r in returning),
-         "returning learner, unchanged attributes: two Sakai calls per login (the disabled "
-         "check and the session): "
-         + ", ".join(f"{r['sakai_calls']:.2f} at {r['latency']}" for r in returning)),
-        (all(r["errors"] == 0 for r in rows),
-         f"zero errors at {rows[0]['concurrency']} concurrent learners: "
-         + ", ".join(str(r["errors"]) for r in rows)),
-        *_versus_shibboleth(rows, shib, skeleton),
-        _memory_target(memory),
-    ]
-    return [f"- [{'x' if ok else ' '}] {text}" for ok, text in found]
-
-
-def _versus_shibboleth(rows: list[dict[str, Any]], shib: dict[str, Any] | str,
-                       skeleton: dict[str, Any] | None) -> list[tuple[bool, str]]:
-    if not isinstance(shib, dict):
-        return [(False, f"Shibboleth SP comparison: not run: {shib}")]
-    each = [f"({r['latency']}, {r['kind']})" for r in rows]
-    return [
-        (all(r["rate"] > shib["rate"] for r in rows),
-         f"more logins/s than Shibboleth SP ({shib['rate']:.0f}/s): bridge "
-         + ", ".join(f"{r['rate']:.0f}/s {e}" for r, e in zip(rows, each, strict=True))),
-        (all(r["cpu_ms"] <= shib["cpu_ms"] / 2 for r in rows),
-         f"bridge CPU per login ≤ half of Shibboleth's ({shib['cpu_ms']:.2f} ms): "
-         + ", ".join(f"{r['cpu_ms']:.2f} ms {e}" for r, e in zip(rows, each, strict=True))
-         + (f"; gunicorn + Flask alone: {skeleton['cpu_ms']:.2f} ms" if skeleton else "")),
-    ]
-
-
-def _memory_target(memory: dict[str, Any]) -> tuple[bool, str]:
-    peak = max((m.get("VmHWM", 0) for m in memory["workers"]), default=0)
-    now = max((m.get("VmRSS", 0) for m in memory["workers"]), default=0)
-    enough = memory["logins"] >= 10_000
-    return (peak < 120 * MB and enough,
-            f"< 120 MB RSS per worker after 10,000 logins: peak {peak / MB:.0f} MB, now "
-            f"{now / MB:.0f} MB after {memory['logins']:,} logins over "
-            f"{len(memory['workers'])} workers" + ("" if enough else " (full run only)"))
-
-
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="sso-bridge login benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer samples, under a minute")
@@ -191,7 +130,9 @@ def arguments() -> argparse.Namespace:
                              "speed-ups")
     parser.add_argument("--skip-shibboleth", action="store_true")
     parser.add_argument("--skip-skeleton", action="store_true",
-                        help="leave out the serving stack alone (gunicorn + Flask)")
+                        help="leave out the serving stack alone (each server + Flask)")
+    parser.add_argument("--skip-before", action="store_true",
+                        help="leave out the bridge on gunicorn (the serving change's before)")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="seconds per load phase before the remaining logins count as errors")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
@@ -202,8 +143,7 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-def http_part(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any],
-                                                 dict[str, Any] | str, dict[str, Any] | None]:
+def http_part(args: argparse.Namespace) -> dict[str, Any]:
     """Parts 2, 3 and 4, with one IdP key trusted by the bridge and by Shibboleth."""
     from tests.samlfactory.idp import TestIdp
 
@@ -214,13 +154,14 @@ def http_part(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
         rows, memory = bridge_rows(args, workdir, idp)
         shib = "skipped (--skip-shibboleth)" if args.skip_shibboleth else \
             shib_row(args, workdir, idp)
-        skeleton = None if args.skip_skeleton else skeleton_row(args, workdir, idp)
+        before = [] if args.skip_before else serving.whole_bridge(args, workdir, idp)
+        alone = [] if args.skip_skeleton else serving.stack_alone(args, workdir, idp)
     finally:
         if args.keep:
             print(f"(work folder kept: {workdir})", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return rows, memory, shib, skeleton
+    return {"rows": rows, "memory": memory, "shib": shib, "serving": before + alone}
 
 
 def main() -> None:
@@ -233,9 +174,9 @@ def main() -> None:
     acs_results = acs.measure(variants, args.acs_samples, 2 if args.quick else 3)
     print(acs_table(acs_results) + "\n", flush=True)
 
-    rows, memory, shib, skeleton = http_part(args)
-    table_rows = rows + ([shib] if isinstance(shib, dict) else []) + ([skeleton] if skeleton
-                                                                       else [])
+    http = http_part(args)
+    rows, shib = http["rows"], http["shib"]
+    table_rows = rows + ([shib] if isinstance(shib, dict) else [])
     print(http_table(table_rows) + "\n")
     for r in table_rows:
         if r["error_samples"]:
@@ -243,12 +184,16 @@ def main() -> None:
                   + "; ".join(r["error_samples"]) + "\n")
     sim = ", ".join(f"{r['sim_cpu_ms']:.2f} ({r['latency']}, {r['kind']})" for r in rows)
     print(f"Sakai simulator CPU ms/login (not counted as the bridge's): {sim}\n")
-    print("Targets (issue 5):\n\n" + "\n".join(targets(acs_results, rows, memory, shib,
-                                                     skeleton)))
+    if http["serving"]:
+        print("The serving change, before/after, interleaved (`serving.py`; Sakai at 0 ms):\n\n"
+              + serving.table(http["serving"]) + "\n")
+    print("Targets (issue 10), from this one run:\n\n"
+          + "\n".join(targets.lines(acs_results, rows, http["memory"], shib)))
     print(f"\nTotal bench time {time.monotonic() - began:.0f} s.")
     if args.json:
         raw = {"acs": {k: vars(v) for k, v in acs_results.items()}, "http": table_rows,
-               "memory": memory, "shibboleth": shib if isinstance(shib, dict) else str(shib)}
+               "memory": http["memory"], "serving": http["serving"],
+               "shibboleth": shib if isinstance(shib, dict) else str(shib)}
         args.json.write_text(json.dumps(raw, indent=2, default=str))
 
 

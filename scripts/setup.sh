@@ -11,7 +11,7 @@ APT_PACKAGES=(
   chromium                                                          # the browser test
   apache2                                                           # the Sakai cluster's balancer (e2e)
   python3 python3-venv                                              # the .venv (fresh Debian)
-  openssl curl ca-certificates procps                               # pgrep in the gunicorn tests
+  openssl curl ca-certificates procps                               # pgrep in the server tests
 )
 # Callers may add packages of their own (bench/setup.sh adds Shibboleth SP and Apache).
 read -r -a EXTRA <<< "${EXTRA_APT_PACKAGES:-}"

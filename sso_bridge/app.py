@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from sso_bridge import errors, logs, metrics
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import Settings
+from sso_bridge.web import ops_access
 from sso_bridge.web.errors import render_error
 from sso_bridge.web.views import bp
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     app.register_blueprint(bp)
     _register_hooks(app, services)
+    ops_access.install(app, settings.server)  # /readyz and /metrics: operations only
     return app
 
 

@@ -129,11 +129,11 @@ def keygen(key_path: str, cert_path: str, common_name: str, organization: str, b
 
 @main.command()
 @CONFIG_OPTION
-@click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
+@click.option("--dev", is_flag=True, help="Flask's development server instead of granian.")
 @click.option("--bind", default=None, help="host:port (default: server.bind).")
 @click.option("--workers", default=None, type=int, help="Worker processes (server.workers).")
 def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | None) -> None:
-    """Run the bridge (gunicorn in production)."""
+    """Run the bridge (granian in production)."""
     settings = _settings(config_path)
     if not dev:
         from sso_bridge.server import prepare_metrics_dir
@@ -151,9 +151,13 @@ def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | N
         host, _, port = bind.rpartition(":")
         app.run(host=host or "127.0.0.1", port=int(port), threaded=True)
         return
-    from sso_bridge.server import run_gunicorn
+    from sso_bridge.server import run_granian
 
-    run_gunicorn(app, settings, bind=bind, workers=workers)
+    try:
+        run_granian(app, settings, bind=bind, workers=workers)
+    except ConfigError as exc:
+        _report(exc.problems)
+        sys.exit(2)
 
 
 @main.command()

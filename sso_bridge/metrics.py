@@ -1,7 +1,9 @@
-"""Prometheus metrics, correct with several gunicorn workers.
+"""Prometheus metrics, correct with several server workers.
 
 Under ``sso-bridge serve`` every worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` and
 ``/metrics`` adds them up; without it (tests, ``--dev``) the process's own registry is used.
+A worker that died (killed, crashed, recycled) is marked dead at the next scrape, so its live
+gauges (``sso_bridge_sakai_circuit_open``) stop counting; its counters stay in the sums.
 
 Metrics:
   sso_bridge_login_attempts_total{outcome,code,idp}   every POST to the ACS
@@ -19,6 +21,8 @@ Metrics:
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,6 +36,7 @@ from prometheus_client import (
 )
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 LOGIN_ATTEMPTS = Counter("sso_bridge_login_attempts", "Login attempts at the ACS",
@@ -85,8 +90,29 @@ def observe_login(*, outcome: str, code: str, idp: str, seconds: float, created:
 def render(cert_days: float, metadata_age: float) -> tuple[bytes, str]:
     CERT_DAYS.set(cert_days)
     METADATA_AGE.set(metadata_age)
-    if os.environ.get(MULTIPROC_ENV):
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        mark_dead_workers(Path(folder))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_dead_workers(folder: Path) -> None:
+    """``multiprocess.mark_process_dead`` for every process whose live gauges are in the
+    folder and that no longer runs (the server itself has no hook for a worker's exit)."""
+    for path in folder.glob("gauge_live*_*.db"):
+        match = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if match and not _running(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), str(folder))  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -7,6 +7,7 @@ are read from ``SSO_BRIDGE_<NAME>`` or from the file named by ``SSO_BRIDGE_<NAME
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -171,12 +172,20 @@ class LimitsSection:
 class ServerSection:
     bind: str = "127.0.0.1:8000"
     workers: int = 0
-    """gunicorn worker processes; 0: two per CPU this process may use (at most 16)."""
+    """Server worker processes; 0: two per CPU this process may use (at most 16)."""
     threads: int = 8
     """Threads per worker: logins waiting on Sakai leave the CPU to the others."""
     timeout_seconds: int = 30
     graceful_timeout_seconds: int = 30
     trusted_proxy_hops: int = 0
+    ops_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    """Networks whose peers may read ``/readyz`` and ``/metrics`` on the learners' port; every
+    other peer, and any request a proxy forwarded unless ``trusted_proxy_hops`` names it, gets
+    404. ``/healthz`` stays open to load balancers."""
+    ops_bind: str = ""
+    """A separate address (``127.0.0.1:9100``) where ``/readyz``, ``/metrics`` and ``/healthz``
+    answer to anyone who reaches it, and nothing else does; ``ops_allow`` still rules the
+    learners' port."""
 
     def worker_count(self) -> int:
         """``workers``, with 0 resolved to two per usable CPU, at least 2 and at most 16."""
@@ -452,6 +461,7 @@ def validate(s: Settings) -> list[str]:
     if s.server.workers < 0:
         problems.append(f"'server.workers': must be 0 (two per CPU) or positive, "
                         f"got {s.server.workers}")
+    problems.extend(_check_networks("server.ops_allow", s.server.ops_allow))
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
     return problems
@@ -506,6 +516,16 @@ def _check_accounts(c: SakaiSection) -> list[str]:
     if c.account_cache_seconds > c.full_check_seconds:
         problems.append("'sakai.account_cache_seconds': must not exceed "
                         f"'sakai.full_check_seconds' ({c.full_check_seconds})")
+    return problems
+
+
+def _check_networks(key: str, values: list[str]) -> list[str]:
+    problems = []
+    for i, value in enumerate(values):
+        try:
+            ipaddress.ip_network(value)
+        except ValueError as exc:
+            problems.append(f"'{key}[{i}]': {value!r} is not a network ({exc})")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""The one module-level app, for WSGI servers: ``gunicorn sso_bridge.wsgi:app``.
+"""The one module-level app, for other WSGI servers (``sso-bridge serve`` builds its own).
 
 The configuration file comes from ``SSO_BRIDGE_CONFIG``; secrets from the environment.
 """

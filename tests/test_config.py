@@ -155,20 +155,20 @@ def test_the_documented_example_configuration_is_valid(tmp_path: Path) -> None:
     assert settings.sakai.cookie.samesite == "Lax"
 
 
-def test_workers_default_to_two_per_cpu_and_gunicorn_gets_them(
+def test_workers_default_to_two_per_cpu_and_the_server_gets_them(
         config: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from sso_bridge.server import gunicorn_options
+    from sso_bridge.server import granian_options
     from sso_bridge.settings import usable_cpus
 
     monkeypatch.delenv("SSO_BRIDGE_WORKERS", raising=False)
     settings = load_settings(*config)
     assert settings.server.workers == 0
     cpus = len(os.sched_getaffinity(0))
-    assert gunicorn_options(settings)["workers"] == min(16, max(2, 2 * usable_cpus()))
+    assert granian_options(settings)["workers"] == min(16, max(2, 2 * usable_cpus()))
     assert usable_cpus() <= cpus
-    assert gunicorn_options(settings)["threads"] == 8
+    assert granian_options(settings)["blocking_threads"] == 8
     path, env = config
     path.write_text(path.read_text() + "\n[server]\nworkers = 3\nthreads = 2\n")
     assert load_settings(path, env).server.worker_count() == 3
@@ -200,17 +200,3 @@ def test_a_container_cpu_quota_caps_the_default_workers(tmp_path: Path) -> None:
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     assert usable_cpus(v1) == 1
     assert usable_cpus(tmp_path / "none") == cpus
-
-
-def test_gunicorn_freezes_the_preloaded_app_before_forking(
-        config: tuple[Path, dict[str, str]]) -> None:
-    import gc
-
-    from sso_bridge.server import gunicorn_options
-
-    options = gunicorn_options(load_settings(*config))
-    try:
-        options["when_ready"](None)
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()

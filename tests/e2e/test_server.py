@@ -1,4 +1,5 @@
-"""The bridge as operations run it: gunicorn with several workers, metrics, SIGTERM, breaker."""
+"""The bridge as operations run it: ``sso-bridge serve`` (granian) with several workers,
+metrics, SIGTERM, a dead worker replaced, the access log, the breaker."""
 
 from __future__ import annotations
 
@@ -153,6 +154,32 @@ def test_access_log_has_one_line_per_request_with_the_path_only(ops: Rig) -> Non
     time.sleep(0.2)
     lines = [line for line in ops.bridge.log().splitlines() if '"GET /saml/login"' in line
              or '"POST /saml/acs"' in line]
-    assert any(re.search(r'^\S+ "GET /saml/login" 302 \d+ \d+ms$', line) for line in lines)
-    assert any(re.search(r'^\S+ "POST /saml/acs" 302 \d+ \d+ms$', line) for line in lines)
+    assert any(re.search(r'^127.0.0.1 "GET /saml/login" 302 \d+ms$', line) for line in lines)
+    assert any(re.search(r'^127.0.0.1 "POST /saml/acs" 302 \d+ms$', line) for line in lines)
     assert "secret-query" not in ops.bridge.log()
+
+
+def test_access_log_injection_by_an_encoded_newline_in_the_path_is_escaped(ops: Rig) -> None:
+    forged = '127.0.0.1 "GET /saml/acs" 302 1ms'
+    reply = requests.get(ops.bridge.url + "/nothing%0A" + forged.replace(" ", "%20"),
+                         timeout=5)
+    assert reply.status_code == 404
+    time.sleep(0.2)
+    lines = ops.bridge.log().splitlines()
+    assert forged not in lines  # no line of its own
+    escaped = [line for line in lines if line.startswith('127.0.0.1 "GET /nothing\\')]
+    assert escaped and forged.replace(" ", "") in escaped[0].replace(" ", "")  # on its line
+
+
+def test_a_worker_that_dies_is_replaced_and_logins_go_on(ops: Rig) -> None:
+    import os
+    import signal
+
+    before = ops.bridge.worker_pids()
+    os.kill(before[0], signal.SIGKILL)
+    wait_until(lambda: len(set(ops.bridge.worker_pids()) - {before[0]}) == 2, 20,
+               "a replacement worker")
+    for i in range(4):
+        assert ops.learner(f"respawned{i}").login(ops.bridge.url).status_code == 302
+    assert ops.bridge.proc is not None and ops.bridge.proc.poll() is None
+

@@ -1,4 +1,4 @@
-"""Issue 10, hole 2, as operations run the bridge: gunicorn's access log and the bridge's own
+"""Issue 10, hole 2, as operations run the bridge: granian's access log and the bridge's own
 lines, text format, to one stream. A request path or an EID carrying a newline forges no line."""
 
 from __future__ import annotations
