@@ -9,6 +9,7 @@ APT_PACKAGES=(
   simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3   # the real IdP (tests, demo)
   redis-server                                                      # shared state, several instances
   chromium                                                          # the browser test
+  nginx-light                                                       # the reverse-proxy tests
   python3 python3-venv                                              # the .venv (fresh Debian)
   openssl curl ca-certificates procps                               # pgrep in the gunicorn tests
 )
