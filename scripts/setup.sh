@@ -10,6 +10,8 @@ APT_PACKAGES=(
   redis-server                                                      # shared state, several instances
   chromium                                                          # the browser test
   nginx-light                                                       # the reverse-proxy tests
+  podman runc debootstrap                                           # the image, built and run
+  docker-compose                                                    # checks deploy/compose.yaml
   python3 python3-venv                                              # the .venv (fresh Debian)
   openssl curl ca-certificates procps                               # pgrep in the gunicorn tests
 )

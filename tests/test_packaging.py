@@ -33,10 +33,18 @@ def test_dockerfile_installs_the_same_pins_as_ci() -> None:
 def test_dockerfile_runs_serve_as_non_root_with_a_healthcheck() -> None:
     text = dockerfile()
     assert re.search(r"^USER bridge$", text, re.M)
-    assert "HEALTHCHECK" in text and "/healthz" in text
+    # The health check and the server follow server.bind: no port is fixed in the image.
+    assert 'CMD ["sso-bridge", "healthcheck"]' in text
     cmd = re.search(r'^CMD \[(.*)\]$', text, re.M)
-    assert cmd and '"sso-bridge", "serve"' in cmd.group(1)
+    assert cmd and cmd.group(1) == '"sso-bridge", "serve"'
+    assert "8000/healthz" not in text and "--bind" not in text.split("FROM", 1)[1]
     assert "SSO_BRIDGE_SP_KEY" not in text.split("FROM", 1)[1].split("ENV", 1)[0]
+
+
+def test_the_image_leaves_out_the_demo_tests_and_keys() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in ("sso_bridge/demo", "tests", "bench", "certs", "*.key"):
+        assert path in ignored
 
 
 def test_the_console_script_the_image_runs_exists() -> None:
