@@ -61,3 +61,15 @@ def test_readme_starts_with_the_two_commands_ci_uses() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     test_command = blocks[1].strip().splitlines()[-1].split("&&")[-1].strip()
     assert test_command in ci
+
+
+def test_certs_folder_is_documented_and_keys_stay_out_of_git() -> None:
+    readme = ROOT / "certs" / "README.md"
+    assert "Private keys never go here" in readme.read_text()
+    tracked = subprocess.run(["git", "ls-files", "certs"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert tracked == ["certs/README.md"]
+    ignored = subprocess.run(["git", "check-ignore", "certs/sp.key", "certs/sp.pem",
+                              "certs/sp.crt", "certs/README.md"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == ["certs/sp.key", "certs/sp.pem", "certs/sp.crt"]
