@@ -9,7 +9,7 @@ APT_PACKAGES=(
   simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3   # the real IdP (tests, demo)
   redis-server                                                      # shared state, several instances
   chromium                                                          # the browser test
-  nginx-light                                                       # the reverse-proxy tests
+  nginx-light apache2                                               # the reverse-proxy tests
   podman runc debootstrap                                           # the image, built and run
   docker-compose                                                    # checks deploy/compose.yaml
   python3 python3-venv                                              # the .venv (fresh Debian)
