@@ -73,3 +73,25 @@ def test_certs_folder_is_documented_and_keys_stay_out_of_git() -> None:
                               "certs/sp.crt", "certs/README.md"], cwd=ROOT,
                              capture_output=True, text=True).stdout.split()
     assert ignored == ["certs/sp.key", "certs/sp.pem", "certs/sp.crt"]
+
+
+def test_the_installed_package_has_its_data_and_no_demo(tmp_path: Path) -> None:
+    """`pip install .` (Debian, the image) leaves out the demo and keeps every data file."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"  # a copy, egg-info included: pip builds in the tree it gets
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "test-artifacts", "__pycache__", ".*_cache"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
+                            "-w", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    wheel = next(tmp_path.glob("sso_bridge-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert not [n for n in names if n.startswith("sso_bridge/demo/")]
+    package = ROOT / "sso_bridge"
+    for path in package.rglob("*"):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.is_file() and "__pycache__" not in relative \
+                and not relative.startswith("sso_bridge/demo/"):
+            assert relative in names, f"the wheel lacks {relative}"
