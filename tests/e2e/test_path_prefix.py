@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from sso_bridge.cli import main
 from sso_bridge.demo.sakai_sim.server import SakaiSimulator
 from tests.e2e.processes import BridgeProcess, Learner, free_port, trusting_config, wait_until
 
@@ -148,5 +150,13 @@ def test_the_bridge_itself_answers_with_and_without_the_prefix(tmp_path: Path,
         learner = Learner(idp, "direct@example.org", bridge.url + "/sso/saml/acs",
                           bridge.url + "/sso/saml/metadata")
         assert learner.login(bridge.url + "/sso").status_code == 302
+        # serve said what check-config warns about: the simulator is plain http
+        assert "warning: 'sakai.url': http://127.0.0.1" in bridge.log()
+        # the container's health check follows server.bind (a wildcard is asked on loopback)
+        (tmp_path / "health.toml").write_text(f'[server]\nbind = "0.0.0.0:{port}"\n')
+        probe = CliRunner().invoke(main, ["healthcheck", "--config",
+                                          str(tmp_path / "health.toml")])
+        assert probe.exit_code == 0, probe.output
+        assert probe.output.strip() == f"healthy: http://127.0.0.1:{port}/healthz"
     finally:
         bridge.stop()
