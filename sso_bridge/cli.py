@@ -1,4 +1,4 @@
-"""``sso-bridge``: serve, demo, keygen, check-config, metadata."""
+"""``sso-bridge``: serve, demo, keygen, check-config, metadata, healthcheck."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 """check-config (and serve, metadata): usable; a check found a problem (keys, certificates,
-IdP metadata); the configuration file or a secret is wrong (docs/configuration.md)."""
+IdP metadata); the configuration file or a secret is wrong (docs/cli.md)."""
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", envvar="SSO_BRIDGE_CONFIG", type=click.Path(dir_okay=False),
@@ -61,7 +61,8 @@ def check_config(config_path: str | None) -> None:
         sys.exit(EXIT_PROBLEMS)
     findings = run_checks(settings, services)
     for finding in findings:
-        click.echo(f"{finding.level}: {finding.text}", err=finding.level != "ok")
+        if finding.level != "problem":  # problems are listed together below
+            click.echo(f"{finding.level}: {finding.text}", err=finding.level != "ok")
     problems = [f.text for f in findings if f.level == "problem"]
     if problems:
         _report(problems)
@@ -81,7 +82,7 @@ def metadata(config_path: str | None) -> None:
         click.echo(build_services(settings).sp.metadata())
     except ConfigError as exc:
         _report(exc.problems)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
 
 
 @main.command()
@@ -126,7 +127,7 @@ def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | N
         app = create_app(settings)
     except BridgeError as exc:
         _report(getattr(exc, "problems", [exc.detail]))
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
     _warn_at_start(settings, app.extensions["sso_bridge"])
     bind = bind or os.environ.get("SSO_BRIDGE_BIND") or settings.server.bind
     if dev:
