@@ -14,6 +14,8 @@
 # named by *_FILE variables. Nothing secret is in the image. docs/install.md has it all.
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title="sso-bridge" \
+      org.opencontainers.image.description="SAML single sign-on bridge into Sakai"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

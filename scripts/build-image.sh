@@ -23,13 +23,17 @@ if ! podman_ image exists "$BASE"; then
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$root" "$MIRROR" >/dev/null
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  chmod 0755 "$root"  # mktemp made it 0700: the image's "/" would shut out its user
   tar -C "$root" -c . | podman_ import --message "debootstrap bookworm minbase" - "$BASE" >/dev/null
 fi
 
-# chroot isolation: RUN steps need no OCI runtime or cgroups; host network for PyPI.
-podman_ build --format docker --isolation chroot --network host \
+# chroot isolation: RUN steps need no OCI runtime or cgroups; host network for PyPI. No
+# intermediate images (--layers=false): with vfs each would be a full copy of the tree.
+podman_ build --format docker --isolation chroot --network host --layers=false \
   --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
   --build-arg BASE_IMAGE="$BASE" \
   --volume "$CA:/run/build-ca.crt:ro" --build-arg PIP_CERT=/run/build-ca.crt \
   --tag "$TAG" . >&2
+# The image this tag named before is now nameless: remove it (only sso-bridge images).
+podman_ image prune --force --filter label=org.opencontainers.image.title=sso-bridge >/dev/null
 echo "build-image: built $TAG"
