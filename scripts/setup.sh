@@ -9,7 +9,9 @@ APT_PACKAGES=(
   simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3   # the real IdP (tests, demo)
   redis-server                                                      # shared state, several instances
   chromium                                                          # the browser test
-  apache2                                                           # the Sakai cluster's balancer (e2e)
+  nginx-light apache2                                               # reverse-proxy tests; the Sakai cluster's balancer
+  podman runc debootstrap                                           # the image, built and run
+  docker-compose                                                    # checks deploy/compose.yaml
   python3 python3-venv                                              # the .venv (fresh Debian)
   openssl curl ca-certificates procps                               # pgrep in the server tests
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
@@ -17,6 +19,9 @@ from sso_bridge.settings import Settings
 from sso_bridge.web import ops_access
 from sso_bridge.web.errors import render_error
 from sso_bridge.web.views import bp
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # The bridge's pages are static HTML with inline styles: nothing else may load or run.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
@@ -41,6 +46,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     )
     app.session_interface = NoSession()
     app.extensions["sso_bridge"] = services
+    prefix = urlsplit(settings.bridge.base_url).path.rstrip("/")
+    if prefix:
+        app.wsgi_app = PathPrefix(app.wsgi_app, prefix)  # type: ignore[method-assign]
     if settings.server.trusted_proxy_hops:
         hops = settings.server.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
@@ -48,6 +56,27 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     _register_hooks(app, services)
     ops_access.install(app, settings.server)  # /readyz and /metrics: operations only
     return app
+
+
+class PathPrefix:
+    """Serve the routes under ``bridge.base_url``'s path (``/sso/saml/acs``) as well as without
+    it (``/saml/acs``), for a reverse proxy that passes the prefix on or one that strips it.
+
+    A request under the prefix has it moved from PATH_INFO to SCRIPT_NAME, as WSGI defines;
+    anything else is passed on unchanged. SAML checks never use the request's URL (the ACS URL
+    comes from ``bridge.base_url``), so either path is equally safe.
+    """
+
+    def __init__(self, app: WSGIApplication, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
+            environ["PATH_INFO"] = path[len(self.prefix):] or "/"
+        return self.app(environ, start_response)
 
 
 class NoSession(SessionInterface):

@@ -1,19 +1,23 @@
-"""``sso-bridge``: serve, demo, keygen, check-config, metadata."""
+"""``sso-bridge``: serve, demo, keygen, check-config, metadata, healthcheck."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from sso_bridge import presets
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from sso_bridge.sakai.client import SakaiClient
+    from sso_bridge.services import Services
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+"""check-config (and serve, metadata): usable; a check found a problem (keys, certificates,
+IdP metadata); the configuration file or a secret is wrong (docs/cli.md)."""
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", envvar="SSO_BRIDGE_CONFIG", type=click.Path(dir_okay=False),
@@ -31,7 +35,7 @@ def _settings(config_path: str | None) -> Settings:
         return load_settings(config_path)
     except ConfigError as exc:
         _report(exc.problems)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
 
 
 def _report(problems: list[str]) -> None:
@@ -40,14 +44,16 @@ def _report(problems: list[str]) -> None:
         click.echo(f"  - {problem}", err=True)
 
 
-@main.command("check-config")
+@main.command("check-config", epilog="Exit status: 0 usable (warnings may be printed), "
+              "1 a check found a problem (keys, certificates, IdP metadata), 2 the "
+              "configuration file or a secret is wrong.")
 @CONFIG_OPTION
 @click.option("--offline", is_flag=True,
               help="Do not talk to Sakai (by default the hand-over to Sakai is proven).")
 def check_config(config_path: str | None, offline: bool) -> None:
     """Load and validate configuration, keys and IdP metadata, and (unless --offline) prove
     that Sakai accepts a session the bridge mints; report every problem."""
-    from sso_bridge.saml.sp_metadata import federation_gaps
+    from sso_bridge.config_check import run_checks
     from sso_bridge.services import build_services
 
     settings = _settings(config_path)
@@ -55,38 +61,17 @@ def check_config(config_path: str | None, offline: bool) -> None:
         services = build_services(settings)
     except ConfigError as exc:
         _report(exc.problems)
-        sys.exit(1)
-    for warning in services.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for gap in federation_gaps(settings.metadata):  # what a federation registration will miss
-        click.echo(f"warning: {gap}", err=True)
-    if not offline:
-        _check_sakai(services.sakai)
+        sys.exit(EXIT_PROBLEMS)
+    findings = run_checks(settings, services, online=not offline)
+    for finding in findings:
+        if finding.level != "problem":  # problems are listed together below
+            click.echo(f"{finding.level}: {finding.text}", err=finding.level != "ok")
+    problems = [f.text for f in findings if f.level == "problem"]
+    if problems:
+        _report(problems)
+        sys.exit(EXIT_PROBLEMS)
     click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
-    for line in presets.describe(settings.idp.preset, settings.preset_values):
-        click.echo(line)
-    if settings.idp.metadata_signing_certificate:
-        click.echo(f"IdP metadata signature verified with "
-                   f"{settings.idp.metadata_signing_certificate}")
-    if services.next_credentials is not None:
-        click.echo(f"SP key rollover in progress: the next certificate "
-                   f"{settings.sp.next_certificate_file} (valid for "
-                   f"{services.next_credentials.days_to_expiry:.0f} more days) is published "
-                   "with the current one, and both keys decrypt")
-
-
-def _check_sakai(sakai: SakaiClient) -> None:
-    """The Sakai part of check-config: the hand-over proven on every node, or exit 1."""
-    try:
-        passed = sakai.check_handoff()
-    except BridgeError as exc:
-        _report([f"Sakai: {exc.detail}"])
-        sys.exit(1)
-    finally:
-        sakai.close()
-    for line in passed:
-        click.echo(line)
 
 
 @main.command()
@@ -100,7 +85,7 @@ def metadata(config_path: str | None) -> None:
         click.echo(build_services(settings).sp.metadata())
     except ConfigError as exc:
         _report(exc.problems)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
 
 
 @main.command()
@@ -145,8 +130,9 @@ def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | N
         app = create_app(settings)
     except BridgeError as exc:
         _report(getattr(exc, "problems", [exc.detail]))
-        sys.exit(1)
-    bind = bind or settings.server.bind
+        sys.exit(EXIT_PROBLEMS)
+    _warn_at_start(settings, app.extensions["sso_bridge"])
+    bind = bind or os.environ.get("SSO_BRIDGE_BIND") or settings.server.bind
     if dev:
         host, _, port = bind.rpartition(":")
         app.run(host=host or "127.0.0.1", port=int(port), threaded=True)
@@ -160,6 +146,35 @@ def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | N
         sys.exit(2)
 
 
+def _warn_at_start(settings: Settings, services: Services) -> None:
+    """What check-config would warn about (an expired certificate included) is said at start."""
+    from sso_bridge.config_check import run_checks
+
+    for finding in run_checks(settings, services):
+        if finding.level != "ok":
+            click.echo(f"warning: {finding.text}", err=True)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for an answer.")
+def healthcheck(config_path: str | None, timeout: float) -> None:
+    """Exit 0 if the local bridge answers /healthz (the container's HEALTHCHECK).
+
+    The address is the one serve listens on: $SSO_BRIDGE_BIND, else server.bind; a wildcard
+    host (0.0.0.0, ::) is asked on loopback. Only the file's [server] and [bridge] tables are
+    read, so no secret is needed.
+    """
+    from sso_bridge.healthcheck import probe
+
+    try:
+        url = probe(config_path, os.environ.get("SSO_BRIDGE_BIND"), timeout)
+    except OSError as exc:
+        click.echo(f"unhealthy: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"healthy: {url}")
+
+
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Where the demo keeps its generated files (default: a temporary folder).")
@@ -170,7 +185,11 @@ def serve(config_path: str | None, dev: bool, bind: str | None, workers: int | N
 def demo(workdir: str | None, host: str, bridge_port: int, idp_port: int,
          sakai_port: int) -> None:
     """Start a real IdP, the Sakai simulator and the bridge on loopback, until Ctrl-C."""
-    from sso_bridge.demo.stack import run_demo
+    try:
+        from sso_bridge.demo.stack import run_demo
+    except ImportError as exc:  # the production image leaves the demo out (design rule 15)
+        raise click.ClickException("the demo is not part of this installation: run it from "
+                                   "a source checkout (docs/install.md)") from exc
 
     run_demo(workdir, host=host, ports={"bridge": bridge_port, "idp": idp_port,
                                         "sakai": sakai_port})

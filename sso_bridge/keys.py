@@ -31,7 +31,7 @@ class SpCredentials:
 
 def generate(key_path: Path, cert_path: Path, *, common_name: str, bits: int = 3072,
              days: int = 730, organization: str = "", force: bool = False) -> None:
-    """Write a new RSA key and a self-signed SHA-256 certificate, both mode 0600."""
+    """Write a new RSA key (mode 0600) and a self-signed SHA-256 certificate (0644: public)."""
     for path in (key_path, cert_path):
         if path.exists() and not force:
             raise FileExistsError(f"{path} exists; pass --force to overwrite it")
@@ -49,17 +49,18 @@ def generate(key_path: Path, cert_path: Path, *, common_name: str, bits: int = 3
             .sign(key, hashes.SHA256()))
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    _write_private(key_path, key_pem)
-    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write(key_path, key_pem, mode=0o600)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, *, mode: int) -> None:
+    """Write through a temporary file created with ``mode``, so no moment is more open."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    os.chmod(tmp, 0o600)
+    os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sso_bridge import eid_sources, metrics
 from sso_bridge.deps import check_libxml2
 from sso_bridge.errors import BridgeError, ConfigError
-from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials, load_credentials
+from sso_bridge.keys import SpCredentials, load_credentials
 from sso_bridge.logs import AuditLog
 from sso_bridge.provisioning import Provisioner
 from sso_bridge.sakai.breaker import CircuitBreaker
@@ -23,7 +23,7 @@ from sso_bridge.sakai.probe import Handover
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
-from sso_bridge.settings import Settings
+from sso_bridge.settings import Settings, risks
 from sso_bridge.store import Store, open_store
 
 T = TypeVar("T")
@@ -40,6 +40,8 @@ class Services:
     audit: AuditLog
     refresher: MetadataRefresher
     warnings: list[str]
+    """What works but deserves a look (check-config prints them; serve too). The SP
+    certificates' expiry is checked by ``config_check.certificates``."""
     next_credentials: SpCredentials | None = None
     """During an SP key rollover: the next certificate."""
 
@@ -134,11 +136,8 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     unscoped = eid_sources.unscoped_warning(settings)
     if unscoped:
         warnings.append(unscoped)
-    for creds, name in ((credentials, settings.sp.certificate_file),
-                        (next_credentials, settings.sp.next_certificate_file)):
-        if creds is not None and creds.days_to_expiry < EXPIRY_WARNING_DAYS:
-            warnings.append(f"the SP certificate {name} expires in "
-                            f"{creds.days_to_expiry:.0f} days")
+    if settings.bridge.mode != "production":  # there, validate() made them errors
+        warnings.extend(risks(settings))
     sp = ServiceProvider(settings, idp, saml_settings, store)
     return Services(
         settings=settings, credentials=credentials, sp=sp, store=store, sakai=sakai,

@@ -31,6 +31,9 @@ class BridgeSection:
     base_url: str
     """Public URL of the bridge, e.g. https://lms.example.edu/sso (no trailing slash)."""
     error_contact: str = "your IT helpdesk"
+    mode: Literal["standard", "production"] = "standard"
+    """production: every risk ``risks`` names (plain http to Sakai or for learners) is an
+    error at start-up instead of a warning."""
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,9 @@ def validate(s: Settings) -> list[str]:
     problems.extend(_check_networks("server.ops_allow", s.server.ops_allow))
     if s.idp.clock_skew_seconds > 600:
         problems.append("'idp.clock_skew_seconds': at most 600 seconds")
+    if s.bridge.mode == "production":
+        problems.extend(f"{risk} (an error with bridge.mode = \"production\")"
+                        for risk in risks(s))
     return problems
 
 
@@ -527,6 +533,29 @@ def _check_networks(key: str, values: list[str]) -> list[str]:
         except ValueError as exc:
             problems.append(f"'{key}[{i}]': {value!r} is not a network ({exc})")
     return problems
+
+
+def risks(s: Settings) -> list[str]:
+    """Settings that work but expose something: warnings, or errors in production mode."""
+    found = []
+    if urlsplit(s.sakai.url).scheme == "http":
+        found.append(f"'sakai.url': {s.sakai.url} is plain http: the Sakai admin password and "
+                     "every learner's session id cross the network in clear; use https")
+    base = urlsplit(s.bridge.base_url)
+    if base.scheme == "http" and not _is_loopback(base.hostname or ""):
+        found.append(f"'bridge.base_url': {s.bridge.base_url} is plain http on a host other "
+                     "than loopback: SAML responses and the login cookie cross the network in "
+                     "clear and can be stolen; use https")
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_url(key: str, value: str) -> list[str]:

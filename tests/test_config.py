@@ -126,13 +126,13 @@ def test_metadata_command_prints_sp_metadata(config: tuple[Path, dict[str, str]]
     assert f'Location="{BASE}/saml/acs"' in result.output
 
 
-def test_keygen_writes_private_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
+def test_keygen_writes_a_private_key_and_a_public_certificate(tmp_path: Path) -> None:
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
     args = ["keygen", "--key", str(key), "--cert", str(cert), "--cn", "sso.example.edu",
             "--bits", "2048", "--days", "90"]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert stat.S_IMODE(cert.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cert.stat().st_mode) == 0o644  # public: anyone may read it
     again = CliRunner().invoke(main, args)
     assert again.exit_code != 0 and "--force" in again.output
     assert CliRunner().invoke(main, [*args, "--force"]).exit_code == 0
