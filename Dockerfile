@@ -1,4 +1,4 @@
-# sso-bridge under gunicorn, from the same pinned dependencies as CI (requirements.lock).
+# sso-bridge under granian, from the same pinned dependencies as CI (requirements.lock).
 # The production image: no demo (sso_bridge/demo), no tests, no benchmark (see .dockerignore).
 #
 #   docker build -t sso-bridge .                  (or: bash scripts/build-image.sh, podman)
@@ -57,6 +57,6 @@ EXPOSE 8000
 VOLUME ["/var/lib/sso-bridge"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["sso-bridge", "healthcheck"]
-# gunicorn with the settings' bind, workers, threads and timeouts; SIGTERM finishes in-flight
+# granian with the settings' bind, workers, threads and timeouts; SIGTERM finishes in-flight
 # logins.
 CMD ["sso-bridge", "serve"]

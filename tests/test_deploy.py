@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sso_bridge.settings import SECRET_NAMES
+from sso_bridge.store.folder import SYSTEM_FOLDER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -68,8 +69,11 @@ def test_the_example_configuration_fits_the_image() -> None:
     assert "SSO_BRIDGE_CONFIG=/config/bridge.toml" in dockerfile
     assert not Path(example["sp"]["certificate_file"]).is_absolute()
     assert ".." not in example["sp"]["certificate_file"]
-    state = example["store"]["url"].removeprefix("sqlite://")
+    # An empty store.url and state_directory: SQLite in the private state folder, which in the
+    # image is /var/lib/sso-bridge (owned by the bridge user): the image's volume.
+    assert example["store"]["url"] == "" and example["store"]["state_directory"] == ""
     volume = re.search(r'^VOLUME \["(.*)"\]$', dockerfile, re.M)
-    assert volume and state.startswith(volume.group(1) + "/")
+    assert volume and Path(volume.group(1)) == SYSTEM_FOLDER
+    assert "chown bridge:bridge /var/lib/sso-bridge" in dockerfile
     port = example["server"]["bind"].rpartition(":")[2]
     assert re.search(rf"^EXPOSE {port}$", dockerfile, re.M)
