@@ -27,6 +27,9 @@ class BridgeSection:
     base_url: str
     """Public URL of the bridge, e.g. https://lms.example.edu/sso (no trailing slash)."""
     error_contact: str = "your IT helpdesk"
+    branding_dir: str = ""
+    """A folder overriding the learner's pages: templates/, static/ (logo.svg, brand.css) and
+    texts/<lang>.po (docs/learners.md). Empty: the bridge's own look."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ class StoreSection:
     """sqlite:///<path> (one machine, many workers) or redis://host:port/db (many machines)."""
     login_timeout_seconds: int = 600
     redis_tls: bool = False
+    slo_session_seconds: int = 43200
+    """How long a login is remembered for single logout (its Sakai session, NameID and
+    SessionIndex): at least as long as a Sakai session may last."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,7 @@ def validate(s: Settings) -> list[str]:
     for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
                        ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
                        ("store.login_timeout_seconds", s.store.login_timeout_seconds),
+                       ("store.slo_session_seconds", s.store.slo_session_seconds),
                        ("server.threads", s.server.threads),
                        ("limits.max_saml_response_bytes", s.limits.max_saml_response_bytes)]:
         if value <= 0 and key != "idp.clock_skew_seconds" or value < 0:
