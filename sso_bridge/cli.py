@@ -54,6 +54,10 @@ def check_config(config_path: str | None) -> None:
     if settings.idp.metadata_signing_certificate:
         click.echo(f"IdP metadata signature verified with "
                    f"{settings.idp.metadata_signing_certificate}")
+    from sso_bridge.web.i18n import shipped_languages
+
+    click.echo("learner pages in: " + ", ".join(f"{lang.code} ({lang.name})"
+                                                for lang in shipped_languages()))
     if services.next_credentials is not None:
         click.echo(f"SP key rollover in progress: the next certificate "
                    f"{settings.sp.next_certificate_file} (valid for "

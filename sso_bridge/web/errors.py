@@ -75,23 +75,23 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                                       "still be signed in: close your browser to be sure.")),
     errors.IdentityScopeError: Page(403, N_("Your sign-in service cannot vouch for this account"),
                                     N_("This account belongs to another organisation than your "
-                                       "sign-in service. "), _HELPDESK),
+                                       "sign-in service."), _HELPDESK),
     errors.IdentityCharacters: Page(403, N_("Your username cannot be used in Sakai"),
                                     N_("The username from your sign-in service contains "
-                                       "invisible or control characters. "), _HELPDESK),
+                                       "invisible or control characters."), _HELPDESK),
     errors.SamlRelayStateTooLong: Page(400, N_("The sign-in link was too long"),
                                        N_("Your sign-in service sent back more than Sakai's "
-                                          "sign-in accepts. "), _RESTART),
+                                          "sign-in accepts."), _RESTART),
     errors.IdentityError: Page(403, N_("Your account details are incomplete"),
                                N_("Your sign-in service did not send the details Sakai needs "
-                                  "(such as your username). "), _HELPDESK),
+                                  "(such as your username)."), _HELPDESK),
     errors.SamlError: _SIGNIN_FAILED,
     errors.AccountDisabled: Page(403, N_("Your Sakai account is disabled"),
                                  N_("Contact the helpdesk with the error id below to have it "
                                     "turned on again.")),
     errors.AccountProtected: Page(403, N_("This account cannot sign in here"),
                                   N_("This Sakai account is reserved for administrators and "
-                                     "cannot be used with single sign-on. "), _HELPDESK),
+                                     "cannot be used with single sign-on."), _HELPDESK),
     errors.AccountLinkRefused: Page(403, N_("Your Sakai account must be connected by support"),
                                     N_("A Sakai account with your username already exists, but "
                                        "it was not created through this sign-in. Contact the "
@@ -101,7 +101,7 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                            N_("Sakai did not answer in time. Your account is fine. Please try "
                               "again in a few minutes.")),
     errors.SakaiOperationFailed: Page(502, N_("Sakai could not set up your account"),
-                                      N_("This is not something you can fix. "), _HELPDESK),
+                                      N_("This is not something you can fix."), _HELPDESK),
     errors.SakaiError: Page(503, N_("Sakai is unavailable right now"),
                             N_("Your account is fine. Please try again in a few minutes.")),
     errors.StoreUnavailable: Page(503, N_("Sign-in is briefly unavailable"),

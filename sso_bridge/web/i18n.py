@@ -10,6 +10,7 @@ only templates translate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ def _language(code: str) -> Language:
                     locale.text_direction)
 
 
+def browser_language(preferred: Iterable[str], codes: list[str]) -> str:
+    """The first of the browser's languages (best first) we have, by its primary subtag:
+    ``kk-KZ, ru`` is Kazakh, and ``uz-Latn-UZ`` Uzbek."""
+    for tag in preferred:
+        code = tag.replace("_", "-").split("-", 1)[0].lower()
+        if code in codes:
+            return code
+    return DEFAULT_LANGUAGE
+
+
 def init_i18n(app: Flask, branding: Branding) -> tuple[Language, ...]:
     languages = shipped_languages()
     codes = [lang.code for lang in languages]
@@ -67,7 +78,7 @@ def init_i18n(app: Flask, branding: Branding) -> tuple[Language, ...]:
         chosen = g.get("language") or request.cookies.get(LANGUAGE_COOKIE, "")
         if chosen in by_code:
             return chosen
-        return request.accept_languages.best_match(codes) or DEFAULT_LANGUAGE
+        return browser_language(request.accept_languages.values(), codes)
 
     Babel(app, locale_selector=select, default_translation_directories=str(TRANSLATIONS))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, request, send_from_directory
 from werkzeug.exceptions import NotFound
@@ -49,7 +50,8 @@ def choose_language(lang: str) -> Response:
     s = current_app.extensions["sso_bridge"].settings
     response.set_cookie(LANGUAGE_COOKIE, lang, max_age=LANGUAGE_COOKIE_DAYS * 86400,
                         httponly=True, samesite="Lax",
-                        secure=s.bridge.base_url.startswith("https://"))
+                        secure=s.bridge.base_url.startswith("https://"),
+                        path=urlsplit(s.bridge.base_url).path.rstrip("/") + "/")
     return response
 
 
