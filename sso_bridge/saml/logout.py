@@ -226,7 +226,8 @@ class SingleLogout:
             raise errors.SamlLogoutInvalid("the LogoutRequest's signature is missing or does "
                                            "not cover the request itself")
         if not OneLogin_Saml2_Utils.validate_sign(root, xpath=_SIGNATURE_XPATH,
-                                                  multicerts=list(self.sp.idp.signing_certs)):
+                                                  multicerts=[
+                OneLogin_Saml2_Utils.format_cert(c) for c in self.sp.idp.signing_certs]):
             raise errors.SamlLogoutInvalid("the LogoutRequest's signature is not the IdP's")
 
     def _end_subject(self, xml: str) -> None:

@@ -40,7 +40,7 @@ def source_messages() -> set[str]:
 
 def catalogue(code: str) -> dict[str, tuple[str, bool]]:
     with (TRANSLATIONS / code / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {m.id: (m.string, m.fuzzy) for m in read_po(handle) if m.id}
+        return {str(m.id): (str(m.string), m.fuzzy) for m in read_po(handle) if m.id}
 
 
 def test_the_six_languages_ship() -> None:
@@ -81,7 +81,7 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
 
 @pytest.fixture
 def client(app_client: FlaskClient) -> FlaskClient:
-    app_client._cookies.clear()  # type: ignore[attr-defined]
+    app_client._cookies.clear()  # type: ignore[union-attr]
     return app_client
 
 
