@@ -38,7 +38,7 @@ _SIGNIN_FAILED = Page(400, N_("We could not sign you in"),
                          "Go back to Sakai and sign in again."))
 
 PAGES: dict[type[errors.BridgeError], Page] = {
-    errors.BadTarget: Page(400, N_("This link cannot be used to sign in"),
+    errors.BadTarget: Page(400, N_("That link cannot be used to sign in"),
                            N_("The page you asked for is not part of Sakai. Open Sakai at its "
                               "usual address and sign in there.")),
     errors.BadRequest: Page(400, N_("The sign-in request was incomplete"), _RESTART),
@@ -48,7 +48,7 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                                 N_("Sakai needs cookies to sign you in. Allow cookies for this "
                                    "site in your browser settings (also in private mode), "
                                    "then sign in again.")),
-    errors.LoginStateMissing: Page(400, N_("Your sign-in took too long"),
+    errors.LoginStateMissing: Page(400, N_("Your sign-in took too long or was already used"),
                                    N_("A sign-in works only once and only for a few minutes. "
                                       "Go back to Sakai and sign in again.")),
     errors.LoginStateForged: Page(400, N_("Please start signing in again"),
