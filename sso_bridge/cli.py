@@ -40,12 +40,21 @@ def _report(problems: list[str]) -> None:
 def check_config(config_path: str | None) -> None:
     """Load and validate configuration, keys and IdP metadata; report every problem."""
     from sso_bridge.services import build_services
+    from sso_bridge.web.branding import Branding
 
     settings = _settings(config_path)
+    problems = []
     try:
         services = build_services(settings)
     except ConfigError as exc:
-        _report(exc.problems)
+        problems.extend(exc.problems)
+    try:
+        Branding(settings.path(settings.bridge.branding_dir)
+                 if settings.bridge.branding_dir else None)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        _report(problems)
         sys.exit(1)
     for warning in services.warnings:
         click.echo(f"warning: {warning}", err=True)

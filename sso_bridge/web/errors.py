@@ -30,6 +30,12 @@ class Page:
     """What to do next, when it is a sentence of its own. Title, advice and this are English:
     the msgids of the learner's catalogues (the template shows their translation)."""
 
+    @property
+    def sends_to_helpdesk(self) -> bool:
+        """The page itself tells the learner to give the helpdesk the error id (so the
+        footer need not say it again)."""
+        return "helpdesk" in self.advice + self.then
+
 
 _RESTART = N_("Go back to Sakai and sign in again.")
 _HELPDESK = N_("Contact the helpdesk and give them the error id below.")

@@ -182,3 +182,21 @@ def test_check_config_lists_the_languages(tmp_path: Path) -> None:
     assert "learner pages in: en (English), ru (Русский), kk (Қазақша), ky (Кыргызча), " \
            "uz (O‘zbekcha), az (Azərbaycanca)" in result.output
 
+
+
+def test_a_broken_branding_folder_is_named_at_check_config(tmp_path: Path) -> None:
+    (tmp_path / "brand" / "texts").mkdir(parents=True)
+    (tmp_path / "brand" / "texts" / "kk.po").write_text('not a po file\n')
+    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
+    path, env = write_config(tmp_path, base_url=BASE, sakai_url="https://lms.example.edu",
+                             idp={"metadata_file": "idp.xml"},
+                             extra={"bridge": {"branding_dir": "brand"}})
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)], env=env)
+    assert result.exit_code == 1
+    assert "'bridge.branding_dir'" in result.output and "kk.po" in result.output
+
+
+def test_pages_that_send_to_the_helpdesk_say_it_once(client: FlaskClient) -> None:
+    reply = client.get(f"/saml/language/en?page=account_protected&code=x&id={ERROR_ID}")
+    assert reply.text.count("helpdesk") == 1
+    assert f"<code>{ERROR_ID}</code>" in reply.text
