@@ -200,3 +200,19 @@ def test_pages_that_send_to_the_helpdesk_say_it_once(client: FlaskClient) -> Non
     reply = client.get(f"/saml/language/en?page=account_protected&code=x&id={ERROR_ID}")
     assert reply.text.count("helpdesk") == 1
     assert f"<code>{ERROR_ID}</code>" in reply.text
+
+
+def test_the_installed_package_carries_templates_css_and_compiled_catalogues() -> None:
+    """The image installs the package (not the source tree): package-data must name every
+    file the pages need, the .mo files included."""
+    import fnmatch
+    import tomllib
+
+    web = ROOT / "sso_bridge" / "web"
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["sso_bridge.web"]
+    needed = [p.relative_to(web).as_posix() for folder in ("templates", "static", "translations")
+              for p in (web / folder).rglob("*") if p.is_file() and p.suffix != ".pot"]
+    assert any(name.endswith("kk/LC_MESSAGES/messages.mo") for name in needed)
+    for name in needed:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
