@@ -129,8 +129,8 @@ def test_learner_logout_ends_sakai_and_the_idp_session(stack: DemoStack, browser
     context = browser.new_context(viewport=PHONE, locale="kk-KZ")
     page = context.new_page()
     try:
-        _sign_in(stack, page, "trent")
-        assert _sakai_user(stack, context) == "trent@example.org"
+        _sign_in(stack, page, "aigerim")
+        assert _sakai_user(stack, context) == "aigerim@example.org"
         page.goto(f"{stack.bridge_url}/saml/logout")  # Sakai's loggedOutUrl
         page.wait_for_url(f"{stack.bridge_url}/saml/slo*", timeout=15_000)
         assert page.locator("h1").inner_text() == "Сіз жүйеден шықтыңыз"
@@ -146,8 +146,8 @@ def test_idp_initiated_logout_ends_the_sakai_session(stack: DemoStack, browser: 
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     try:
-        _sign_in(stack, page, "victor")
-        assert _sakai_user(stack, context) == "victor@example.org"
+        _sign_in(stack, page, "dilnoza")
+        assert _sakai_user(stack, context) == "dilnoza@example.org"
         back = f"{stack.bridge_url}/healthz"
         page.goto(f"{stack.idp.base_url}saml2/idp/initSLO.php?RelayState={back}")
         page.wait_for_url(back, timeout=15_000)
