@@ -75,7 +75,7 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                             N_("Your sign-in service did not confirm who you are (perhaps "
                                "the sign-in was cancelled). Go back to Sakai and sign in "
                                "again.")),
-    errors.SamlTooLarge: _SIGNIN_FAILED,
+    errors.SamlTooLarge: Page(413, _SIGNIN_FAILED.title, _SIGNIN_FAILED.advice),
     errors.SamlLogoutInvalid: Page(400, N_("We could not sign you out"),
                                    N_("This sign-out request could not be accepted. You may "
                                       "still be signed in: close your browser to be sure.")),

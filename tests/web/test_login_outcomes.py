@@ -352,3 +352,13 @@ def test_learner_logout_with_an_idp_without_slo_still_ends_sakai(
     assert reply.status_code == 200
     assert "You are signed out of Sakai" in reply.text and "may still remember you" in reply.text
     assert sim.state.get_session(sid) is None
+
+
+def test_attack_logout_response_nobody_asked_for_is_refused(app: Flask) -> None:
+    """A LogoutResponse without this browser's pending logout (a forged or stray one)."""
+    response = ('<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+                'ID="_r" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"/>')
+    deflated = base64.b64encode(zlib.compress(response.encode())[2:-4]).decode()
+    reply = app.test_client().get("/saml/slo?" + urlencode({"SAMLResponse": deflated}))
+    assert reply.status_code == 400 and _code(reply) == "slo_invalid"
+    assert app.test_client().get("/saml/slo").status_code == 400  # no message at all
