@@ -42,6 +42,8 @@ log = logging.getLogger("sso_bridge.saml.logout")
 BROWSER_PREFIX = "slo-browser:"
 SUBJECT_PREFIX = "slo-subject:"
 REQUEST_PREFIX = "slo-request:"
+MAX_SESSIONS_PER_SUBJECT = 20
+"""The Sakai sessions remembered per NameID (the latest): the record stays small."""
 _SIGNATURE_XPATH = "/samlp:LogoutRequest/ds:Signature"
 _REFERENCE_XPATH = _SIGNATURE_XPATH + "/ds:SignedInfo/ds:Reference"
 
@@ -115,7 +117,8 @@ class SingleLogout:
         self.store.put(BROWSER_PREFIX + _digest(token), json.dumps(record), self._ttl)
         subject = SUBJECT_PREFIX + _digest(identity.idp_entity_id, identity.name_id)
         records = [r for r in self._records(subject) if r["sid"] != session.session_id]
-        self.store.put(subject, json.dumps([*records, record]), self._ttl)
+        records = [*records, record][-MAX_SESSIONS_PER_SUBJECT:]
+        self.store.put(subject, json.dumps(records), self._ttl)
         return token
 
     def _records(self, key: str) -> list[dict[str, Any]]:

@@ -82,9 +82,16 @@ def init_i18n(app: Flask, branding: Branding) -> tuple[Language, ...]:
 
     Babel(app, locale_selector=select, default_translation_directories=str(TRANSLATIONS))
 
+    def catalogue() -> tuple[str, Any]:
+        """This request's language and catalogue, looked up once per request."""
+        found = g.get("_catalogue")
+        if found is None:
+            found = g._catalogue = (str(get_locale() or DEFAULT_LANGUAGE), get_translations())
+        return found  # type: ignore[no-any-return]
+
     def gettext(message: str, **variables: Any) -> str:
-        code = str(get_locale() or DEFAULT_LANGUAGE)
-        text = branding.text(code, message) or get_translations().ugettext(message)
+        code, translations = catalogue()
+        text = branding.text(code, message) or translations.ugettext(message)
         return text % variables if variables else text
 
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -92,7 +99,7 @@ def init_i18n(app: Flask, branding: Branding) -> tuple[Language, ...]:
 
     @app.context_processor
     def language_context() -> dict[str, Any]:
-        current = by_code.get(str(get_locale()), by_code[DEFAULT_LANGUAGE])
+        current = by_code.get(catalogue()[0], by_code[DEFAULT_LANGUAGE])
         return {"language": current, "languages": languages}
 
     return languages
