@@ -362,3 +362,15 @@ def test_attack_logout_response_nobody_asked_for_is_refused(app: Flask) -> None:
     reply = app.test_client().get("/saml/slo?" + urlencode({"SAMLResponse": deflated}))
     assert reply.status_code == 400 and _code(reply) == "slo_invalid"
     assert app.test_client().get("/saml/slo").status_code == 400  # no message at all
+
+
+def test_learner_logout_after_sakai_ended_the_session_itself_still_reaches_the_idp(
+        app: Flask, idp: TestIdp, settings: Settings, sim: SakaiSimulator,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Sakai's own logout has already invalidated the session when it sends the browser to
+    its loggedOutUrl: that counts as ended, and the IdP is still asked."""
+    learner, sid = _logged_in(app, idp, settings, sim, "sakaifirst@example.org")
+    sim.state.invalidate(sid)  # what /portal/logout did
+    reply = learner.client.get("/saml/logout")
+    assert reply.status_code == 302 and reply.headers["Location"].startswith(IDP_SLO)
+    assert "had already ended" in caplog.text
