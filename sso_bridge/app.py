@@ -10,21 +10,29 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
+from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sso_bridge import errors, logs, metrics
+from sso_bridge.saml.logout import SingleLogout
 from sso_bridge.services import Services, build_services
-from sso_bridge.settings import Settings
-from sso_bridge.web import ops_access
+from sso_bridge.settings import BridgeSection, Settings
+from sso_bridge.web import logout, ops_access
+from sso_bridge.web.branding import Branding
+from sso_bridge.web.browser_state import BrowserState
 from sso_bridge.web.errors import render_error
+from sso_bridge.web.i18n import init_i18n
+from sso_bridge.web.pages import STATIC_MAX_AGE, pages
 from sso_bridge.web.views import bp
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# The bridge's pages are static HTML with inline styles: nothing else may load or run.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+# The bridge's pages are static HTML with their CSS and logo from the bridge itself: nothing
+# else may load, and no script at all may run.
+_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+        "form-action 'none'; base-uri 'none'")
 # Set on every response by ``finish_request``; lower case, to spot them among a response's own.
 _OWN_HEADERS = frozenset({"x-request-id", "cache-control", "x-content-type-options",
                           "x-frame-options", "content-security-policy"})
@@ -37,7 +45,7 @@ _HTTP_ERRORS = {
 def create_app(settings: Settings, services: Services | None = None) -> Flask:
     logs.configure(settings.logging.level, settings.logging.json)
     services = services or build_services(settings)
-    app = Flask(__name__.rsplit(".", 1)[0] + ".web")
+    app = Flask(__name__.rsplit(".", 1)[0] + ".web", static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secrets.flask_secret_key,
         MAX_CONTENT_LENGTH=settings.limits.max_saml_response_bytes * 2 + 8192,
@@ -53,6 +61,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
         hops = settings.server.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     app.register_blueprint(bp)
+    app.register_blueprint(pages)
+    app.register_blueprint(logout.logout_bp)
+    app.extensions["sso_bridge_browser"] = BrowserState(settings)
+    app.extensions["sso_bridge_logout"] = SingleLogout(settings, services.sp, services.store,
+                                                       services.sakai.logout_session)
+    logout.register(app.extensions)
+    _learner_pages(app, settings)
     _register_hooks(app, services)
     ops_access.install(app, settings.server)  # /readyz and /metrics: operations only
     return app
@@ -77,6 +92,24 @@ class PathPrefix:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
             environ["PATH_INFO"] = path[len(self.prefix):] or "/"
         return self.app(environ, start_response)
+
+
+def _learner_pages(app: Flask, settings: Settings) -> None:
+    """Languages and an organisation's branding for the learner's pages."""
+    folder = settings.bridge.branding_dir
+    branding = Branding(settings.path(folder) if folder else None)
+    if branding.templates is not None and branding.templates.is_dir():
+        app.jinja_loader = ChoiceLoader([FileSystemLoader(branding.templates),
+                                         app.jinja_loader])  # type: ignore[list-item]
+    app.extensions["sso_bridge_branding"] = branding
+    app.extensions["sso_bridge_lang"] = init_i18n(app, branding)
+    brand_css = branding.static is not None and (branding.static / "brand.css").is_file()
+    default_contact = BridgeSection.error_contact
+    contact = settings.bridge.error_contact
+
+    @app.context_processor
+    def branding_context() -> dict[str, Any]:
+        return {"brand_css": brand_css, "contact_is_default": contact == default_contact}
 
 
 class NoSession(SessionInterface):
@@ -128,6 +161,8 @@ def _register_hooks(app: Flask, services: Services) -> None:
     @app.after_request
     def finish_request(response: Response) -> Response:
         _security_headers(response, g.get("request_id", "-"))
+        if request.endpoint == "pages.static_file" and response.status_code == 200:
+            response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
         if request.endpoint == "bridge.acs":
             _audit(services, response)
         return response
@@ -163,6 +198,8 @@ def _audit(services: Services, response: Response) -> None:
     idp = identity.idp_entity_id if identity else services.idp.entity_id
     outcome = "success" if response.status_code == 302 else (
         "error" if response.status_code >= 500 else "refused")
+    if g.get("repeated_login"):  # the back button: no login happened
+        outcome = "repeated"
     created = bool(session and session.account_created)
     updated = bool(session and session.account_updated)
     services.audit.record(

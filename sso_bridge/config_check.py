@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sso_bridge import presets
-from sso_bridge.errors import BridgeError
+from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials
 from sso_bridge.saml.sp_metadata import federation_gaps
 from sso_bridge.services import Services
@@ -81,6 +81,21 @@ def federation_registration(settings: Settings, services: Services) -> Iterator[
         yield Finding("warning", gap)
 
 
+def learner_pages(settings: Settings, services: Services) -> Iterator[Finding]:
+    """The branding folder loads, and the languages the learner's pages are shipped in."""
+    from sso_bridge.web.branding import Branding
+    from sso_bridge.web.i18n import shipped_languages
+
+    folder = settings.bridge.branding_dir
+    try:
+        Branding(settings.path(folder) if folder else None)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            yield Finding("problem", problem)
+    yield Finding("ok", "learner pages in: " + ", ".join(
+        f"{lang.code} ({lang.name})" for lang in shipped_languages()))
+
+
 def sakai_handover(settings: Settings, services: Services) -> Iterator[Finding]:
     """Online only: a session the bridge mints is accepted by Sakai through the URL browsers
     use, on every node (``sakai/probe.py``); each failure names the sakai.properties setting."""
@@ -96,7 +111,7 @@ def sakai_handover(settings: Settings, services: Services) -> Iterator[Finding]:
 
 
 CHECKS: list[Check] = [idp_metadata, idp_preset, certificates, other_warnings,
-                       federation_registration]
+                       federation_registration, learner_pages]
 ONLINE_CHECKS: list[Check] = [sakai_handover]
 
 

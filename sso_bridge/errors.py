@@ -13,6 +13,8 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     ├── LoginError                     the browser's login flow is not acceptable
     │   ├── BadTarget                  target is not on the Sakai allow-list
     │   ├── LoginStateMissing          no pending login for this browser (expired / reused)
+    │   ├── CookiesBlocked             ... because the browser keeps no cookies for the bridge
+    │   ├── LoginStateForged           the pending login's cookie fails its signature
     │   ├── BadRequest                 a required form field is missing or malformed
     │   └── NotFound                   no such page
     ├── SamlError                      the IdP's response is refused
@@ -21,6 +23,7 @@ to the learner's page lives in ``sso_bridge.web.errors``; nothing here knows abo
     │   ├── SamlAudience, SamlDestination, SamlRecipient, SamlExpired, SamlTooOld
     │   ├── SamlUnsolicited, SamlInResponseTo, SamlReplay, SamlStatus
     │   ├── SamlRelayStateTooLong      the RelayState is longer than limits.max_relay_state_bytes
+    │   ├── SamlLogoutInvalid          a LogoutRequest or LogoutResponse is refused
     │   └── IdentityError              the assertion lacks a usable Sakai EID
     │       ├── IdentityScopeError     ... or its scope is not the IdP's (shibmd:Scope)
     │       └── IdentityCharacters     ... or it holds control or format characters
@@ -83,6 +86,18 @@ class BadTarget(LoginError):
 
 class LoginStateMissing(LoginError):
     code = "login_expired"
+
+
+class CookiesBlocked(LoginStateMissing):
+    """No pending login and no test cookie either: the browser does not keep our cookies."""
+
+    code = "cookies_blocked"
+
+
+class LoginStateForged(LoginError):
+    """The pending login's cookie is not signed with this instance's SSO_BRIDGE_SECRET_KEY."""
+
+    code = "login_state_bad_signature"
 
 
 class BadRequest(LoginError):
@@ -170,6 +185,13 @@ class SamlStatus(SamlError):
 
 class SamlRelayStateTooLong(SamlError):
     code = "relay_state_too_long"
+
+
+class SamlLogoutInvalid(SamlError):
+    """A LogoutRequest or LogoutResponse that is unsigned, badly signed, not the IdP's, not
+    for us, expired, replayed or naming nobody we know: it ends no session."""
+
+    code = "slo_invalid"
 
 
 class IdentityError(SamlError):

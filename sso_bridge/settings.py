@@ -34,6 +34,9 @@ class BridgeSection:
     mode: Literal["standard", "production"] = "standard"
     """production: every risk ``risks`` names (plain http to Sakai or for learners) is an
     error at start-up instead of a warning."""
+    branding_dir: str = ""
+    """A folder overriding the learner's pages: templates/, static/ (logo.svg, brand.css) and
+    texts/<lang>.po (docs/learners.md). Empty: the bridge's own look."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,9 @@ class StoreSection:
     state_directory: str = ""
     """The private folder (0700) of the SQLite store. Empty: $STATE_DIRECTORY (systemd's
     StateDirectory=), else /var/lib/sso-bridge when writable, else ~/.local/state/sso-bridge."""
+    slo_session_seconds: int = 43200
+    """How long a login is remembered for single logout (its Sakai session, NameID and
+    SessionIndex): at least as long as a Sakai session may last."""
 
 
 @dataclass(frozen=True)
@@ -457,6 +463,7 @@ def validate(s: Settings) -> list[str]:
     for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
                        ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
                        ("store.login_timeout_seconds", s.store.login_timeout_seconds),
+                       ("store.slo_session_seconds", s.store.slo_session_seconds),
                        ("server.threads", s.server.threads),
                        ("limits.max_saml_response_bytes", s.limits.max_saml_response_bytes)]:
         if value <= 0 and key != "idp.clock_skew_seconds" or value < 0:

@@ -70,6 +70,8 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
             "entityId": settings.sp_entity_id,
             "assertionConsumerService": {"url": settings.acs_url,
                                          "binding": Constants.BINDING_HTTP_POST},
+            "singleLogoutService": {"url": settings.bridge.base_url + "/saml/slo",
+                                    "binding": Constants.BINDING_HTTP_REDIRECT},
             "NameIDFormat": Constants.NAMEID_UNSPECIFIED,
             "x509cert": sp_cert,
             "privateKey": settings.secrets.sp_private_key,
@@ -240,7 +242,10 @@ class ServiceProvider:
         except SignatureExpired as exc:
             raise errors.LoginStateMissing("the pending login expired") from exc
         except (BadSignature, ValueError) as exc:
-            raise errors.SamlInResponseTo("the pending login's state is not ours") from exc
+            raise errors.LoginStateForged(
+                "the pending login's cookie fails its signature: tampered with, or signed by "
+                "an instance with another SSO_BRIDGE_SECRET_KEY (compare the secret_key "
+                "fingerprint in each instance's /readyz)") from exc
         pending = {"relay": relay, "request": request, "target": target}
         if pending["relay"] != relay_state:
             raise errors.SamlInResponseTo("the pending login is not the one the RelayState names")

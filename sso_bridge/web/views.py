@@ -12,7 +12,16 @@ from flask import Blueprint, current_app, g, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
 from sso_bridge import errors, metrics
+from sso_bridge.identity import Identity, SakaiSession
+from sso_bridge.saml.logout import SingleLogout
+from sso_bridge.saml.sp import LoginResult
 from sso_bridge.services import Services
+from sso_bridge.web.browser_state import (
+    COOKIE_TEST,
+    LOGOUT_TOKEN,
+    BrowserState,
+    key_fingerprint,
+)
 from sso_bridge.web.handoff import handoff_response
 from sso_bridge.web.targets import resolve_target
 
@@ -28,6 +37,14 @@ dropped, so the Cookie header never grows past what servers accept."""
 
 def services() -> Services:
     return current_app.extensions["sso_bridge"]  # type: ignore[no-any-return]
+
+
+def browser_state() -> BrowserState:
+    return current_app.extensions["sso_bridge_browser"]  # type: ignore[no-any-return]
+
+
+def single_logout() -> SingleLogout:
+    return current_app.extensions["sso_bridge_logout"]  # type: ignore[no-any-return]
 
 
 def _target(value: str | None) -> str:
@@ -52,6 +69,7 @@ def login() -> Response:
         for relay_token in pending:
             _set_login_cookie(response, relay_token, None)
     _set_login_cookie(response, start.relay_token, start.state)
+    browser_state().set(response, COOKIE_TEST, "1", None)  # for the browser's session
     return response
 
 
@@ -85,9 +103,14 @@ def acs() -> Response:
     saml_response = request.form.get("SAMLResponse")
     if not saml_response:
         raise errors.BadRequest("POST to the ACS without a SAMLResponse field")
-    svc = services()
+    svc, browser = services(), browser_state()
     relay_state = request.form.get("RelayState")
-    result = svc.sp.complete_login(saml_response, relay_state, _login_cookie(relay_state))
+    already = browser.completed_target(request, saml_response, relay_state)
+    if already:  # the back button re-posted the IdP's form: no new session, no Sakai call
+        log.info("repeated POST of this browser's completed login: sent on to its target")
+        g.repeated_login = True
+        return redirect(already, code=302)
+    result = _complete_login(svc, saml_response, relay_state)
     g.identity = result.identity
     target = _landing(result.target, result.unsolicited)
     with svc.sakai.login_window():  # one deadline for all of the login's Sakai calls
@@ -99,7 +122,31 @@ def acs() -> Response:
     response = handoff_response(svc.settings.sakai, session, target)
     if not result.unsolicited and relay_state:
         _set_login_cookie(response, relay_state, None)  # used: the browser may forget it
+    browser.mark_completed(response, saml_response, relay_state, target)
+    _remember_for_logout(response, result.identity, session)
     return response
+
+
+def _complete_login(svc: Services, saml_response: str, relay_state: str | None) -> LoginResult:
+    try:
+        return svc.sp.complete_login(saml_response, relay_state, _login_cookie(relay_state))
+    except errors.LoginStateMissing as exc:
+        if browser_state().cookies_work(request) or isinstance(exc, errors.CookiesBlocked):
+            raise
+        raise errors.CookiesBlocked(f"{exc.detail}; and the browser sent no cookie of the "
+                                    "bridge's at all: it blocks them") from exc
+
+
+def _remember_for_logout(response: Response, identity: Identity,
+                         session: SakaiSession) -> None:
+    """Single logout needs the Sakai session, NameID and SessionIndex of this login."""
+    try:
+        token = single_logout().remember(identity, session)
+    except errors.StoreUnavailable as exc:  # the login itself has succeeded
+        log.error("login not remembered for single logout: %s", exc.detail)
+        return
+    browser_state().set(response, LOGOUT_TOKEN, token,
+                        services().settings.store.slo_session_seconds, cross_site=False)
 
 
 def _landing(target: str, unsolicited: bool) -> str:
@@ -146,6 +193,8 @@ def readyz() -> Response:
     days = svc.credentials.days_to_expiry
     checks["sp_certificate"] = {"ok": days > 0, "days_to_expiry": round(days, 1)}
     ready = ready and days > 0
+    checks["secret_key"] = {"ok": True, "fingerprint": key_fingerprint(
+        svc.settings.secrets.flask_secret_key)}  # equal on every instance, or cookies fail
     response = jsonify(ready=ready, checks=checks)
     response.status_code = 200 if ready else 503
     return response

@@ -27,6 +27,8 @@ def learner(name: str, affiliation: str = "student") -> DemoUser:
 E2E_USERS = (*DEFAULT_USERS, *(learner(n) for n in (
     "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
     "peggy", "rupert", "sybil", "trent", "victor", "walter")))
+# The learners of the single-logout browser tests (test_learner_browser.py).
+E2E_USERS = (*E2E_USERS, learner("aigerim"), learner("dilnoza"))
 
 
 @pytest.fixture(scope="session")

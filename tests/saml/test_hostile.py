@@ -99,7 +99,7 @@ def test_a_forged_or_expired_pending_login_cookie_is_refused(bridge: Bridge) -> 
     request_id, relay = started(bridge)
     state = bridge.cookies["browser-1"][relay]
     forged = state[:-4] + ("AAAA" if not state.endswith("AAAA") else "BBBB")
-    with pytest.raises(errors.SamlInResponseTo):
+    with pytest.raises(errors.LoginStateForged, match="SSO_BRIDGE_SECRET_KEY"):
         bridge.sp.complete_login(encode(bridge.response(request_id)), relay, forged)
     later = time.time() + bridge.settings.store.login_timeout_seconds + 5
     with mock.patch("time.time", return_value=later), pytest.raises(errors.LoginStateMissing):

@@ -21,7 +21,8 @@ from sso_bridge.settings import Settings, load_settings
 from tests.samlfactory.idp import TestIdp, default_attributes, encode
 from tests.support import write_config
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+       "form-action 'none'; base-uri 'none'")
 OWN = ("X-Request-Id", "Cache-Control", "X-Content-Type-Options", "X-Frame-Options")
 
 
