@@ -14,10 +14,11 @@ import pytest
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.federation.build import BuildSpec
+from sso_bridge.saml.federation.discovery import LiveDiscovery
 from sso_bridge.saml.federation.index import FederationIndex
 from sso_bridge.saml.federation.source import AggregateSource, RefreshEvent
 from tests.federation.conftest import Keys, aggregate, sample_idps
-from tests.federation.factory import cert_body
+from tests.federation.factory import Idp, cert_body
 
 Make = Callable[..., BuildSpec]
 UNI = "https://idp.uni.example/idp"
@@ -86,7 +87,7 @@ def test_a_bad_aggregate_on_refresh_keeps_the_last_good_index(
     assert not events[-1].ok and expected in events[-1].error
 
 
-def test_an_aggregate_swapped_on_refresh_for_a_newly_signed_one_is_trusted_by_every_worker(
+def test_an_aggregate_swapped_on_refresh_for_a_newly_signed_one_reaches_every_worker(
         federation: Make, keys: Keys) -> None:
     spec = federation()
     source, _ = started(spec)
@@ -94,10 +95,16 @@ def test_an_aggregate_swapped_on_refresh_for_a_newly_signed_one_is_trusted_by_ev
     assert uni_cert(worker) == cert_body(keys["idp-a"][1])
     rolled = sample_idps(keys)
     rolled[0].certs = [keys["idp-b"][1]]  # the university rolled its key
+    discovery = LiveDiscovery(worker)
+    assert [c.entity_id for c in discovery.current().search("newcomer")] == []
+    rolled.append(Idp("https://idp.newcomer.example/idp", names={"en": "Newcomer College"},
+                      certs=[keys["idp-a"][1]]))
     Path(spec.file).write_bytes(aggregate(keys, rolled))
     assert source.refresh(force=True) == "refreshed"
     assert uni_cert(worker) == cert_body(keys["idp-b"][1])
     assert source.readiness().last_error == ""
+    assert [c.entity_id for c in discovery.current().search("newcomer")] == [
+        "https://idp.newcomer.example/idp"]
 
 
 def _refresh_in_a_worker(spec: BuildSpec) -> str:

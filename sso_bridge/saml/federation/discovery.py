@@ -18,12 +18,15 @@ substring checks (done by CPython in C) over the IdPs, and word checks only on c
 
 from __future__ import annotations
 
+import heapq
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sso_bridge.saml.federation.index import FederationIndex
 from sso_bridge.saml.metadata import Scope
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -73,7 +76,10 @@ def _pick(values: dict[str, Any], language: str) -> Any:
 
 
 class Discovery:
-    def __init__(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    def __init__(self, entries: Iterable[tuple[str, dict[str, Any]]],
+                 languages: Iterable[str] = ()) -> None:
+        """``languages``: prepare their texts now (a worker does so once per index) rather
+        than at the first search in each."""
         self._entries = [_Entry(entity_id, entry["names"],
                                 {k: tuple(v) for k, v in entry["keywords"].items()},
                                 tuple(Scope(v, r) for v, r in entry["scopes"]), entry["logo"])
@@ -87,6 +93,8 @@ class Discovery:
                     self._regexp_scoped.append(number)
                 else:
                     self._by_scope.setdefault(scope.value.lower(), []).append(number)
+        for language in languages:
+            self._in(language)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -111,15 +119,13 @@ class Discovery:
         if not words:
             return []
         whole = " ".join(words)
-        ranked: list[tuple[int, str, Choice]] = []
-        for text in self._in(language):
-            if not all(word in text.folded for word in words):
-                continue
-            rank, matched = _rank(text, words, whole)
-            ranked.append((rank, text.folded, Choice(text.entry.entity_id, text.name,
-                                                     text.entry.logo, matched)))
-        ranked.sort(key=lambda item: (item[0], item[1]))
-        return [choice for _, _, choice in ranked[:limit]]
+        ranked = [(_rank(text, words, whole), text.folded, number)
+                  for number, text in enumerate(self._in(language))
+                  if all(word in text.folded for word in words)]
+        texts = self._in(language)
+        return [Choice(texts[number].entry.entity_id, texts[number].name,
+                       texts[number].entry.logo, _MATCHED[rank])
+                for rank, _, number in heapq.nsmallest(limit, ranked)]
 
     def _by_email(self, query: str, language: str, limit: int) -> list[Choice]:
         domain = query.rsplit("@", 1)[1].strip().lower().rstrip(".")
@@ -138,15 +144,41 @@ class Discovery:
                 for t in ordered[:limit]]
 
 
-def _rank(text: _Text, words: list[str], whole: str) -> tuple[int, str]:
+_MATCHED = ("name", "name", "keyword", "text")
+
+
+def _rank(text: _Text, words: list[str], whole: str) -> int:
+    """0: the name begins with the query; 1: every word begins a word of the name; 2: ... of
+    the name or the keywords; 3: every word is inside the name or the keywords."""
     if text.folded.startswith(whole):
-        return 0, "name"
+        return 0
     if _begin_words(words, text.name_words):
-        return 1, "name"
-    if _begin_words(words, text.name_words + text.keyword_words):
-        return 2, "keyword"
-    return 3, "text"
+        return 1
+    return 2 if _begin_words(words, text.name_words + text.keyword_words) else 3
 
 
 def _begin_words(typed: list[str], words: tuple[str, ...]) -> bool:
     return all(any(word.startswith(t) for word in words) for t in typed)
+
+
+class LiveDiscovery:
+    """A worker's Discovery over an index, rebuilt when a refresh replaced the index. The old
+    one is let go before the new one is built, so a worker never holds two (its memory stays
+    flat across refreshes); a search that still holds the old one finishes on it."""
+
+    def __init__(self, index: FederationIndex, languages: Iterable[str] = ("en",)) -> None:
+        self.index, self.languages = index, tuple(languages)
+        self._current: tuple[tuple[int, int], Discovery] | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Discovery:
+        generation = self.index.generation
+        current = self._current
+        if current is not None and current[0] == generation:
+            return current[1]
+        with self._lock:
+            if self._current is None or self._current[0] != generation:
+                self._current = None
+                self._current = (generation, Discovery(self.index.discovery_entries(),
+                                                       self.languages))
+            return self._current[1]

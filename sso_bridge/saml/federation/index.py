@@ -87,7 +87,7 @@ class FederationIndex:
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, reopened when the file was replaced."""
-        inode = os.stat(self.path).st_ino  # FileNotFoundError: no index built yet
+        inode = self.generation  # FileNotFoundError: no index built yet
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None or self._local.inode != inode:
             if db is not None:
@@ -100,9 +100,11 @@ class FederationIndex:
         return db
 
     @property
-    def generation(self) -> int:
-        """Changes whenever a new index replaces the file."""
-        return os.stat(self.path).st_ino
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever a new index replaces the file (an inode number can come back
+        once the old file is gone, so its modification time counts too)."""
+        found = os.stat(self.path)
+        return found.st_ino, found.st_mtime_ns
 
     def find(self, entity_id: str) -> IdpRecord | None:
         """The admitted IdP with this entityID (or ``{sha1}<hex>``), or None: not admitted."""
