@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.saml.federation import discovery as discovery_module
 from sso_bridge.saml.federation.build import BuildSpec
 from sso_bridge.saml.federation.discovery import LiveDiscovery
 from sso_bridge.saml.federation.index import FederationIndex
@@ -127,3 +130,24 @@ def test_an_expired_index_is_not_ready(federation: Make, keys: Keys) -> None:
     source, _ = started(spec)
     assert source.readiness().ready
     assert not source.readiness(now=time.time() + 3).ready
+
+
+def test_a_worker_lets_go_of_the_old_discovery_before_building_the_new_one(
+        federation: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two at once, for a moment, is what made a worker's memory grow by one discovery per
+    refresh (bench/metadata.py's ten refreshes)."""
+    spec = federation()
+    source, _ = started(spec)
+    live = LiveDiscovery(source.index)
+    old = weakref.ref(live.current())
+    alive_while_building: list[bool] = []
+    build = discovery_module.Discovery.__init__
+
+    def watched(self: discovery_module.Discovery, *args: Any, **kwargs: Any) -> None:
+        alive_while_building.append(old() is not None)
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(discovery_module.Discovery, "__init__", watched)
+    assert source.refresh(force=True) == "refreshed"
+    live.current()
+    assert alive_while_building == [False]

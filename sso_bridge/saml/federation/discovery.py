@@ -176,6 +176,7 @@ class LiveDiscovery:
         current = self._current
         if current is not None and current[0] == generation:
             return current[1]
+        del current  # or it would keep the old one alive while the new one is built
         with self._lock:
             if self._current is None or self._current[0] != generation:
                 self._current = None
