@@ -87,3 +87,10 @@ def generate(idps: int = 6000, sps: int = 4000, padding: int = 0) -> Generated:
     temporary.write_bytes(signed)
     temporary.replace(path)
     return Generated(path, signer, ids, len(signed))
+
+
+if __name__ == "__main__":  # generate in a child, so the caller does not grow (see metadata.py)
+    import sys
+
+    generated = generate(padding=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(generated.path)

@@ -25,6 +25,7 @@ def _serving(server: ThreadingHTTPServer, context: ssl.SSLContext | None,
              host: str) -> Iterator[str]:
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda *_: None  # type: ignore[method-assign] # a client gone early
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"{'https' if context else 'http'}://{host}:{server.server_port}"
