@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sso_bridge.saml.federation.records import IdpRecord
+from sso_bridge.saml.federation.records import IdpRecord, encode_json
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,7 +69,7 @@ def write_index(path: Path, summary: IndexSummary, records: Iterable[IdpRecord])
         db.executemany("INSERT INTO idps VALUES (?, ?, ?)", (
             (r.entity_id, sha1_id(r.entity_id), r.to_json()) for r in records))
         db.executemany("INSERT INTO discovery VALUES (?, ?)", (
-            (r.entity_id, json.dumps(discovery_entry(r), ensure_ascii=False)) for r in records))
+            (r.entity_id, encode_json(discovery_entry(r))) for r in records))
         db.commit()
     finally:
         db.close()

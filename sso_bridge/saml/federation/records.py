@@ -36,6 +36,10 @@ _RPI, _ATTRS = f"{{{MDRPI}}}RegistrationInfo", f"{{{MDATTR}}}EntityAttributes"
 _SCOPE, _X509 = f"{{{SHIBMD}}}Scope", f"{{{DS}}}X509Certificate"
 
 
+# One encoder for every record: json.dumps with options builds a new encoder at each call.
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 class EntityProblem(ValueError):
     """One entity of an aggregate cannot be used (the others still can)."""
 
@@ -74,12 +78,12 @@ class IdpRecord:
 
     def to_json(self) -> str:
         """The fields in order, as a JSON array (tuples become arrays)."""
-        return json.dumps([
+        return encode_json([
             self.entity_id, self.signing_certs, self.sso, self.slo,
             self.wants_signed_requests, [(s.value, s.regexp) for s in self.scopes],
             self.display_names, self.descriptions, self.keywords, self.logos,
             self.registration_authority, self.entity_categories, self.valid_until,
-        ], separators=(",", ":"), ensure_ascii=False)
+        ])
 
     @classmethod
     def from_json(cls, text: str) -> IdpRecord:
