@@ -3,7 +3,10 @@ CA given, plain http only when allowed; a refused download leaves nothing behind
 
 from __future__ import annotations
 
+import gzip
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,49 @@ def test_a_missing_aggregate_is_named_with_the_status(served: tuple[Path, BuildS
     with file_server(folder) as base, pytest.raises(ConfigError) as caught:
         build(by_url(spec, f"{base}/missing.xml", allow_http=True))
     assert "answered HTTP 404" in caught.value.detail
+
+
+class _Gzipped(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_compressed_aggregate_is_capped_by_its_decoded_size(
+        served: tuple[Path, BuildSpec]) -> None:
+    """A gzip bomb: a small download that would decode to far more than the cap."""
+    folder, spec = served
+    plain = (folder / "aggregate.xml").read_bytes()
+    handler: type[_Gzipped] = type("Handler", (_Gzipped,), {"body": gzip.compress(plain)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/aggregate.xml"
+    try:
+        assert len(handler.body) < len(plain) // 2
+        with pytest.raises(ConfigError) as caught:
+            build(by_url(spec, url, allow_http=True, max_bytes=len(plain) - 1))
+        assert "larger than the cap" in caught.value.detail
+        assert left_behind(spec) == []
+        assert build(by_url(spec, url, allow_http=True, max_bytes=len(plain))).idp_count == 3
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_ca_file_that_does_not_load_is_named(tmp_path: Path,
+                                               served: tuple[Path, BuildSpec]) -> None:
+    _, spec = served
+    (tmp_path / "garbage.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError) as caught:
+        build(by_url(spec, "https://localhost:1/aggregate.xml",
+                     ca_file=str(tmp_path / "garbage.pem")))
+    assert "'federations.test.url': the CA file" in caught.value.detail
+    assert "garbage.pem does not load" in caught.value.detail

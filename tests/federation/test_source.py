@@ -126,10 +126,10 @@ def test_a_refresh_runs_once_per_instance_whatever_the_number_of_workers(
 
 
 def test_an_expired_index_is_not_ready(federation: Make, keys: Keys) -> None:
-    spec = federation(aggregate(keys, valid_for=timedelta(seconds=2)))
+    spec = federation(aggregate(keys, valid_for=timedelta(seconds=60)))
     source, _ = started(spec)
     assert source.readiness().ready
-    assert not source.readiness(now=time.time() + 3).ready
+    assert not source.readiness(now=time.time() + 61).ready
 
 
 def test_a_worker_lets_go_of_the_old_discovery_before_building_the_new_one(
@@ -151,3 +151,13 @@ def test_a_worker_lets_go_of_the_old_discovery_before_building_the_new_one(
     assert source.refresh(force=True) == "refreshed"
     live.current()
     assert alive_while_building == [False]
+
+
+def test_a_damaged_index_is_not_ready_and_start_up_builds_a_new_one(federation: Make) -> None:
+    spec = federation()
+    started(spec)
+    Path(spec.index).write_bytes(b"not a database")
+    source = AggregateSource(spec, interval=3600)
+    assert not source.readiness().ready
+    source.start()
+    assert source.readiness().ready and source.index.find(UNI) is not None

@@ -34,6 +34,10 @@ CREATE TABLE discovery (entity_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
 """
 
 
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, sqlite3.Error)
+"""What reading an index can raise when there is none yet, or it is damaged."""
+
+
 @dataclass(frozen=True)
 class IndexSummary:
     source: str

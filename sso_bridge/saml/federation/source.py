@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.federation.build import BuildSpec, build, build_in_child
-from sso_bridge.saml.federation.index import FederationIndex, IndexSummary
+from sso_bridge.saml.federation.index import UNREADABLE, FederationIndex, IndexSummary
 
 log = logging.getLogger("sso_bridge.saml")
 
@@ -81,7 +81,7 @@ class AggregateSource:
         self.refresh()
         try:
             summary = self.index.summary()
-        except (OSError, ValueError) as exc:
+        except UNREADABLE as exc:
             raise ConfigError(self.status().last_error or f"'{self.spec.name}': no index: "
                               f"{exc}") from exc
         if summary.valid_until <= time.time():
@@ -127,7 +127,7 @@ class AggregateSource:
     def _usable(self) -> bool:
         try:
             return self.index.summary().valid_until > time.time()
-        except (OSError, ValueError, KeyError, TypeError):
+        except UNREADABLE:
             return False
 
     def _report(self, event: RefreshEvent) -> None:
@@ -153,7 +153,7 @@ class AggregateSource:
         error = self.status().last_error
         try:
             summary = self.index.summary()
-        except (OSError, ValueError, KeyError, TypeError):
+        except UNREADABLE:
             return Readiness(self.spec.name, False, None, 0, None, error or "no index")
         return Readiness(self.spec.name, summary.valid_until > now, now - summary.built_at,
                          summary.idp_count, summary.valid_until, error)

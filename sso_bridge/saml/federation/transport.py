@@ -15,6 +15,8 @@ caller allows it (the metadata is signed, but who serves it is still worth knowi
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +27,29 @@ from sso_bridge.errors import ConfigError
 CHUNK = 256 * 1024
 
 
+@contextmanager
 def _get(url: str, *, timeout: float, ca_file: str, allow_http: bool, setting: str,
-         headers: dict[str, str] | None = None) -> Any:
+         headers: dict[str, str] | None = None) -> Iterator[Any]:
+    """The reply to a GET of ``url``, its connection closed afterwards."""
     if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
         raise ConfigError(f"'{setting}': {url} is not an https URL")
-    context = ssl.create_default_context(cafile=ca_file or None)
+    try:
+        context = ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"'{setting}': the CA file {ca_file} does not load: {exc}") from exc
     pool = urllib3.PoolManager(ssl_context=context, retries=False,
                                timeout=urllib3.Timeout(connect=timeout, read=timeout))
     try:
-        return pool.request("GET", url, headers=headers, redirect=False,
-                            preload_content=False, decode_content=True)
+        reply = pool.request("GET", url, headers=headers, redirect=False,
+                             preload_content=False, decode_content=True)
     except urllib3.exceptions.HTTPError as exc:
+        pool.clear()
         raise ConfigError(f"'{setting}': cannot fetch {url}: {type(exc).__name__}") from exc
+    try:
+        yield reply
+    finally:
+        reply.release_conn()
+        pool.clear()
 
 
 def _chunks(reply: Any, url: str, max_bytes: int, setting: str) -> Any:
@@ -59,20 +72,19 @@ def _chunks(reply: Any, url: str, max_bytes: int, setting: str) -> Any:
 def fetch_to_file(url: str, destination: Path, *, max_bytes: int, timeout: float,
                   setting: str, ca_file: str = "", allow_http: bool = False) -> int:
     """Stream ``url`` into ``destination``; the byte count. ConfigError (and no file) else."""
-    reply = _get(url, timeout=timeout, ca_file=ca_file, allow_http=allow_http, setting=setting)
     written = 0
-    try:
-        if reply.status != 200:
-            raise ConfigError(f"'{setting}': {url} answered HTTP {reply.status}")
-        with open(destination, "wb") as out:
-            for chunk in _chunks(reply, url, max_bytes, setting):
-                out.write(chunk)
-                written += len(chunk)
-    except BaseException:
-        destination.unlink(missing_ok=True)
-        raise
-    finally:
-        reply.release_conn()
+    with _get(url, timeout=timeout, ca_file=ca_file, allow_http=allow_http,
+              setting=setting) as reply:
+        try:
+            if reply.status != 200:
+                raise ConfigError(f"'{setting}': {url} answered HTTP {reply.status}")
+            with open(destination, "wb") as out:
+                for chunk in _chunks(reply, url, max_bytes, setting):
+                    out.write(chunk)
+                    written += len(chunk)
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
     return written
 
 
@@ -80,10 +92,7 @@ def fetch_bytes(url: str, *, max_bytes: int, timeout: float, setting: str, ca_fi
                 allow_http: bool = False, headers: dict[str, str] | None = None
                 ) -> tuple[int, bytes]:
     """``(status, body)`` of a small reply (an MDQ answer); ConfigError past ``max_bytes``."""
-    reply = _get(url, timeout=timeout, ca_file=ca_file, allow_http=allow_http, setting=setting,
-                 headers=headers)
-    try:
+    with _get(url, timeout=timeout, ca_file=ca_file, allow_http=allow_http, setting=setting,
+              headers=headers) as reply:
         body = b"".join(_chunks(reply, url, max_bytes, setting)) if reply.status == 200 else b""
         return int(reply.status), body
-    finally:
-        reply.release_conn()
