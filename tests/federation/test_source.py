@@ -5,6 +5,7 @@ saying what happened."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.saml.federation import build as build_module
 from sso_bridge.saml.federation import discovery as discovery_module
 from sso_bridge.saml.federation.build import BuildSpec
 from sso_bridge.saml.federation.discovery import LiveDiscovery
@@ -161,3 +163,20 @@ def test_a_damaged_index_is_not_ready_and_start_up_builds_a_new_one(federation: 
     assert not source.readiness().ready
     source.start()
     assert source.readiness().ready and source.index.find(UNI) is not None
+
+
+def test_the_builder_child_gets_none_of_the_bridges_secrets(
+        federation: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSO_BRIDGE_SP_KEY", "-----BEGIN PRIVATE KEY-----")
+    monkeypatch.setenv("SSO_BRIDGE_SAKAI_ADMIN_PASSWORD", "secret")
+    seen: list[dict[str, str]] = []
+    run = build_module.subprocess.run
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["env"])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(build_module.subprocess, "run", spy)
+    assert build_module.build_in_child(federation()).idp_count == 3
+    assert not [name for name in seen[0] if name.startswith("SSO_BRIDGE_")]
+    assert seen[0]["PATH"] == os.environ["PATH"]

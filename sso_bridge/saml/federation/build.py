@@ -10,6 +10,7 @@ on stdout.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -92,10 +93,12 @@ def build(spec: BuildSpec) -> IndexSummary:
 
 def build_in_child(spec: BuildSpec, timeout: float = 300.0) -> IndexSummary:
     """``build`` in a fresh interpreter; its problems come back as ConfigError."""
+    # The builder needs none of the bridge's secrets (SP key, Sakai password, Flask secret).
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SSO_BRIDGE_")}
     try:
         done = subprocess.run([sys.executable, "-m", "sso_bridge.saml.federation.build"],
                               input=json.dumps(asdict(spec)), capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, env=environment)
     except subprocess.TimeoutExpired as exc:
         raise ConfigError(f"'{spec.name}': building the index took over {timeout:.0f} s") from exc
     try:
