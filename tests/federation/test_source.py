@@ -180,3 +180,21 @@ def test_the_builder_child_gets_none_of_the_bridges_secrets(
     assert build_module.build_in_child(federation()).idp_count == 3
     assert not [name for name in seen[0] if name.startswith("SSO_BRIDGE_")]
     assert seen[0]["PATH"] == os.environ["PATH"]
+
+
+def test_each_worker_refreshes_in_the_background_without_being_asked(federation: Make,
+                                                                      keys: Keys) -> None:
+    spec = federation()
+    source, events = started(spec, interval=0.5)
+    rolled = sample_idps(keys)
+    rolled[0].certs = [keys["idp-b"][1]]
+    Path(spec.file).write_bytes(aggregate(keys, rolled))
+    source.ensure_running()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(events) < 2:
+            time.sleep(0.1)
+    finally:
+        source.stop()
+    assert len(events) >= 2 and events[1].ok
+    assert uni_cert(source.index) == cert_body(keys["idp-b"][1])

@@ -53,7 +53,9 @@ class Readiness:
 
 
 @dataclass
-class _Status:
+class RefreshStatus:
+    """What the instance's last refresh attempts did (``<index>.status.json``)."""
+
     last_attempt: float = 0.0
     last_success: float = 0.0
     last_error: str = ""
@@ -103,7 +105,7 @@ class AggregateSource:
                 return "fresh"
             return self._run(status)
 
-    def _run(self, status: _Status) -> str:
+    def _run(self, status: RefreshStatus) -> str:
         began = time.monotonic()
         status.last_attempt = time.time()
         try:
@@ -137,13 +139,13 @@ class AggregateSource:
             except Exception:  # a metrics hook must never break the refresh
                 log.exception("federation %s: a refresh hook failed", self.spec.name)
 
-    def status(self) -> _Status:
+    def status(self) -> RefreshStatus:
         try:
-            return _Status(**json.loads(self._status_path.read_text()))
+            return RefreshStatus(**json.loads(self._status_path.read_text()))
         except (OSError, ValueError, TypeError):
-            return _Status()
+            return RefreshStatus()
 
-    def _write(self, status: _Status) -> None:
+    def _write(self, status: RefreshStatus) -> None:
         temporary = self._status_path.with_name(f".{self._status_path.name}.{os.getpid()}")
         temporary.write_text(json.dumps(asdict(status)))
         os.replace(temporary, self._status_path)
