@@ -122,6 +122,9 @@ class AggregateSource:
         self._write(status)
         log.info("federation %s: %d IdPs indexed from %s", self.spec.name, summary.idp_count,
                  summary.source)
+        if summary.problems:
+            log.warning("federation %s: %d admitted IdPs left out, e.g. %s", self.spec.name,
+                        len(summary.problems), summary.problems[0])
         self._report(RefreshEvent(self.spec.name, True, time.monotonic() - began,
                                   summary.idp_count))
         return "refreshed"
