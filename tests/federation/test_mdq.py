@@ -75,8 +75,27 @@ def test_the_sha1_form_of_the_entity_id_is_asked_for_when_configured(
     assert list(service.requests) == ["{sha1}" + sha1_id(PARTNER)]
 
 
-def test_an_entity_the_service_does_not_know_is_none(base: str, trust: Trust) -> None:
-    assert client(base, trust).lookup("https://nowhere.example/idp") is None
+def test_an_entity_the_service_does_not_know_is_none_and_asked_for_once(
+        base: str, trust: Trust, service: MdqService) -> None:
+    """Made-up entityIDs in ?idp= must not each cost a request to the MDQ service."""
+    mdq = client(base, trust, unknown_cache_seconds=1)
+    assert mdq.lookup("https://nowhere.example/idp") is None
+    assert mdq.lookup("https://nowhere.example/idp") is None
+    assert service.requests["https://nowhere.example/idp"] == 1
+    time.sleep(1.1)
+    assert mdq.lookup("https://nowhere.example/idp") is None
+    assert service.requests["https://nowhere.example/idp"] == 2
+
+
+def test_the_cache_holds_at_most_max_entries(base: str, trust: Trust,
+                                             service: MdqService) -> None:
+    mdq = client(base, trust, max_entries=2)
+    for entity_id in ("https://a.example/idp", "https://b.example/idp", UNI, PARTNER):
+        mdq.lookup(entity_id)
+    assert mdq.lookup(PARTNER) is not None and mdq.lookup(UNI) is not None
+    mdq.lookup("https://a.example/idp")
+    assert service.requests["https://a.example/idp"] == 2
+    assert service.requests[PARTNER] == service.requests[UNI] == 1
 
 
 def test_a_tampered_entity_is_refused_and_not_cached(base: str, trust: Trust, keys: Keys,

@@ -6,7 +6,8 @@ root is signed by the MDQ service's signing certificate (verified before it is r
 aggregate), describes the entity asked for (another entity's signed metadata, replayed, is
 refused), carries a validUntil in the future and within the validity bound, and is an IdP.
 A good answer is cached until its validUntil, or its cacheDuration if that comes first (else
-``default_cache_seconds``); a 404 means the service knows no such entity (``None``).
+``default_cache_seconds``); a 404 means the service knows no such entity (``None``), and is
+remembered for a minute. The cache holds at most ``max_entries``, the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def duration_seconds(text: str) -> float | None:
 
 @dataclass(frozen=True)
 class _Cached:
-    record: IdpRecord
+    record: IdpRecord | None
+    """None: the service said it knows no such entity (404)."""
     until: float
 
 
@@ -54,12 +56,17 @@ class MdqClient:
 
     def __init__(self, base_url: str, trust: Trust, *, setting: str, timeout: float = 10.0,
                  ca_file: str = "", allow_http: bool = False, transformed: bool = False,
-                 default_cache_seconds: float = 3600.0, max_entries: int = 10_000) -> None:
+                 default_cache_seconds: float = 3600.0, max_entries: int = 10_000,
+                 unknown_cache_seconds: float = 60.0) -> None:
+        """``unknown_cache_seconds``: how long a 404 is remembered, so that a learner (or a
+        script) sending made-up entityIDs in ``?idp=`` does not send a request each to the
+        MDQ service."""
         self.base_url = base_url.rstrip("/")
         self.trust, self.setting = trust, setting
         self.timeout, self.ca_file, self.allow_http = timeout, ca_file, allow_http
         self.transformed = transformed
         self.default_cache_seconds, self.max_entries = default_cache_seconds, max_entries
+        self.unknown_cache_seconds = unknown_cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
@@ -80,15 +87,19 @@ class MdqClient:
                                    setting=self.setting, ca_file=self.ca_file,
                                    allow_http=self.allow_http, headers=ACCEPT)
         if status == 404:
+            self._keep(entity_id, _Cached(None, now + self.unknown_cache_seconds))
             return None
         if status != 200:
             raise ConfigError(f"'{self.setting}': {url} answered HTTP {status}")
         record, until = self._read(body, entity_id, url)
-        with self._lock:
-            if len(self._cache) >= self.max_entries:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[entity_id] = _Cached(record, until)
+        self._keep(entity_id, _Cached(record, until))
         return record
+
+    def _keep(self, entity_id: str, cached: _Cached) -> None:
+        with self._lock:
+            if entity_id not in self._cache and len(self._cache) >= self.max_entries:
+                self._cache.pop(next(iter(self._cache)))  # the oldest
+            self._cache[entity_id] = cached
 
     def _read(self, body: bytes, entity_id: str, url: str) -> tuple[IdpRecord, float]:
         root = _parse(body, url, self.setting)
