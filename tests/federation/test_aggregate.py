@@ -19,10 +19,21 @@ from sso_bridge.saml.federation.index import FederationIndex, sha1_id
 from sso_bridge.saml.federation.records import Endpoint
 from sso_bridge.saml.metadata import Scope
 from tests.federation.conftest import Keys, aggregate, sample_idps
-from tests.federation.factory import POST, RANDS, REDIRECT, Idp, cert_body, idp_xml, stamp
+from tests.federation.factory import (
+    POST,
+    RANDS,
+    REDIRECT,
+    Idp,
+    aggregate_xml,
+    cert_body,
+    idp_xml,
+    sign_aggregate,
+    stamp,
+)
 
 Make = Callable[..., BuildSpec]
 UNI = "https://idp.uni.example/idp"
+COLLEGE = "https://idp.college.example/idp"
 
 
 def index_of(spec: BuildSpec) -> FederationIndex:
@@ -167,3 +178,16 @@ def test_an_expired_or_unusable_entity_is_left_out_and_the_rest_load(
     assert f"{UNI}: described twice; the first kept" in problems
     uni = index_of(spec).find(UNI)
     assert uni is not None and uni.signing_certs == (cert_body(keys["idp-a"][1]),)
+
+
+def test_the_idps_of_an_expired_nested_group_are_left_out(federation: Make, keys: Keys) -> None:
+    idps = sample_idps(keys)
+    group = ('<md:EntitiesDescriptor Name="urn:example:old-members" validUntil="'
+             f'{stamp(timedelta(hours=-1))}">{idp_xml(idps[1])}</md:EntitiesDescriptor>')
+    fresh = ('<md:EntitiesDescriptor Name="urn:example:members" validUntil="'
+             f'{stamp(timedelta(days=1))}">{idp_xml(idps[2])}</md:EntitiesDescriptor>')
+    entities = [idp_xml(idps[0]), group, fresh]
+    spec = federation(sign_aggregate(aggregate_xml(entities), keys["federation"][0]))
+    summary = build(spec)
+    assert index_of(spec).entity_ids() == [COLLEGE, UNI]
+    assert "the group 'urn:example:old-members' expired at" in summary.problems[0]

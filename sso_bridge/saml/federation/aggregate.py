@@ -112,9 +112,18 @@ def read_aggregate(path: Path, *, source: str, trust: Trust, admission: Admissio
 
 
 def _entities(root: Any, aggregate: Aggregate) -> Iterator[Any]:
-    """Every EntityDescriptor, in nested EntitiesDescriptors too."""
+    """Every EntityDescriptor, in nested EntitiesDescriptors too (unless the group expired)."""
     for element in root.iterchildren(_ENTITY, _ENTITIES):
         if element.tag == _ENTITIES:
+            try:
+                until = valid_until(element)
+            except EntityProblem as exc:
+                aggregate.problems.append(f"the group {element.get('Name', '')!r}: {exc}")
+                continue
+            if until is not None and until <= time.time():
+                aggregate.problems.append(f"the group {element.get('Name', '')!r} expired at "
+                                          f"{date(until)}; its entities left out")
+                continue
             yield from _entities(element, aggregate)
         else:
             aggregate.entities_seen += 1
