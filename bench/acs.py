@@ -1,10 +1,10 @@
 """Part 1: ACS validation in process, one realistic signed response at a time.
 
-(a) ``validation``: the bridge's validation path, the same work as (b): the pre-checks
-    (``checks.precheck``) and ``ServiceProvider.validate`` (``saml/response.py``:
-    python3-saml's strict checks and the bridge's, both signatures), attributes → Identity;
-    the ServiceProvider as ``build_services`` assembles it from a production-style
-    configuration.
+(a) ``validation``: the bridge's validation path, the same work as (b) and more: the
+    pre-checks (``checks.precheck``) and ``ServiceProvider.validate`` (``saml/validation.py``:
+    python3-saml's strict ``is_valid`` with settings built once and its caches in force, its
+    getters, then the bridge's stricter checks), attributes → Identity; the ServiceProvider as
+    ``build_services`` assembles it from a production-style configuration.
 (a+) ``bridge``: the whole ``ServiceProvider.complete_login``: (a), plus what (b) leaves to
     its application: the pending login's signed state and the replay cache (SQLite).
 (b) ``demo``: python3-saml as its ``demo-flask`` uses it: ``OneLogin_Saml2_Auth`` built per
@@ -16,8 +16,9 @@
     samples also give ``floor+parse`` (base64 decode and python3-saml's parser added).
 
 ``--ablation`` adds the steps between (b) and (a): python3-saml strict ``is_valid`` and its
-getters with the settings built once (``reused``), then with ``saml/speedups.py`` in force
-(``reused+speedups``), the bridge's path before it validated responses itself.
+getters with the settings built once (``reused``), then with ``saml/python3_saml_caches.py``
+in force (``reused+caches``); (a) adds the pre-checks, the bridge's stricter checks and the
+Identity to that.
 
 Every variant runs in a fresh interpreter (``--worker``), so the bridge's changes to
 python3-saml never touch (b) or (c); variants are interleaved in rounds to spread machine
@@ -87,16 +88,16 @@ def _timed(calls: list[Callable[[], object]]) -> list[float]:
 # --- (a) the bridge ------------------------------------------------------------------------
 
 
-def _bridge(with_speedups: bool = True) -> tuple[Any, Any]:
+def _bridge(with_caches: bool = True) -> tuple[Any, Any]:
     """(test IdP, the bridge's ServiceProvider) from a production-style configuration."""
     from sso_bridge.demo.configfile import write_config
-    from sso_bridge.saml import speedups
+    from sso_bridge.saml import python3_saml_caches
     from sso_bridge.services import build_services
     from sso_bridge.settings import load_settings
     from tests.samlfactory.idp import TestIdp
 
-    if not with_speedups:
-        speedups.install = lambda: False  # type: ignore[assignment]
+    if not with_caches:
+        python3_saml_caches.install = lambda: False  # type: ignore[assignment]
     workdir = _folder("bench-acs-")
     idp = TestIdp()
     (workdir / "idp.xml").write_text(idp.metadata_xml())
@@ -104,7 +105,7 @@ def _bridge(with_speedups: bool = True) -> tuple[Any, Any]:
                              idp={"metadata_file": "idp.xml"},
                              extra={"logging": {"level": "WARNING"}})
     sp = build_services(load_settings(path, env)).sp
-    assert speedups.installed() == with_speedups
+    assert python3_saml_caches.installed() == with_caches
     return idp, sp
 
 
@@ -117,7 +118,8 @@ def validation_samples(n: int) -> list[float]:
     limit = sp.settings.limits.max_saml_response_bytes
 
     def call(saml_response: str, request_id: str) -> Callable[[], object]:
-        return lambda: sp.validate(precheck(saml_response, limit), request_id, time.time())
+        return lambda: sp.validate(saml_response, precheck(saml_response, limit), request_id,
+                                   time.time())
 
     return _timed([call(p, r) for p, r in zip(posts, request_ids, strict=True)])
 
@@ -133,11 +135,11 @@ def bridge_samples(n: int) -> list[float]:
     return _timed([call(p, s.relay_token, s.state) for p, s in zip(posts, starts, strict=True)])
 
 
-def reused_samples(n: int, with_speedups: bool) -> list[float]:
+def reused_samples(n: int, with_caches: bool) -> list[float]:
     """python3-saml strict ``is_valid`` and getters, settings built once (the bridge's)."""
     from onelogin.saml2.response import OneLogin_Saml2_Response
 
-    idp, sp = _bridge(with_speedups)
+    idp, sp = _bridge(with_caches)
     request_ids = [f"_r{i:032x}" for i in range(n + WARMUP)]
     posts = _responses(idp, request_ids)
 
@@ -287,8 +289,8 @@ def _variant(variant: str, n: int) -> dict[str, list[float]]:
         return {"validation": validation_samples(n)}
     if variant == "bridge":
         return {"bridge": bridge_samples(n)}
-    if variant in ("reused", "reused+speedups"):
-        return {variant: reused_samples(n, variant == "reused+speedups")}
+    if variant in ("reused", "reused+caches"):
+        return {variant: reused_samples(n, variant == "reused+caches")}
     if variant == "demo":
         return {"demo": demo_samples(n)}
     if variant == "floor":
@@ -318,7 +320,7 @@ VARIANTS = ["validation", "bridge", "demo", "floor"]
 
 def ablation_variants() -> list[str]:
     """The steps between python3-saml's demo usage and the bridge."""
-    return ["reused", "reused+speedups"]
+    return ["reused", "reused+caches"]
 
 
 def main() -> None:
@@ -327,8 +329,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="timed validations per variant")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ablation", action="store_true",
-                        help="also python3-saml with settings reused, without and with the "
-                             "speed-ups")
+                        help="also python3-saml with settings reused, without and with its "
+                             "caches")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.n)))

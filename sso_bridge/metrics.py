@@ -14,6 +14,7 @@ Metrics:
   sso_bridge_idp_metadata_age_seconds                  since the IdP metadata was loaded
   sso_bridge_idp_metadata_refresh_failures_total       refreshes that kept the last good copy
   sso_bridge_sakai_circuit_open                        1 while a worker's breaker is open
+  sso_bridge_python3_saml_caches_active                0 when python3-saml's caches are off
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from sso_bridge.saml import python3_saml_caches
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -52,6 +55,9 @@ METADATA_REFRESH_FAILURES = Counter("sso_bridge_idp_metadata_refresh_failures",
                                     "IdP metadata refreshes that failed (last good copy kept)")
 CIRCUIT_OPEN = Gauge("sso_bridge_sakai_circuit_open", "1 while the Sakai breaker is open",
                      multiprocess_mode="livemax")
+SAML_CACHES_ACTIVE = Gauge("sso_bridge_python3_saml_caches_active",
+                           "1 while python3-saml's caches are in force (0: stock, slower)",
+                           multiprocess_mode="livemin")
 
 
 def observe_sakai_call(operation: str, seconds: float, error: str | None) -> None:
@@ -85,6 +91,7 @@ def observe_login(*, outcome: str, code: str, idp: str, seconds: float, created:
 def render(cert_days: float, metadata_age: float) -> tuple[bytes, str]:
     CERT_DAYS.set(cert_days)
     METADATA_AGE.set(metadata_age)
+    SAML_CACHES_ACTIVE.set(1 if python3_saml_caches.installed() else 0)
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

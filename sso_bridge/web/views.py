@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
 from sso_bridge import errors, metrics
+from sso_bridge.saml import python3_saml_caches
 from sso_bridge.services import Services
 from sso_bridge.web.handoff import handoff_response
 from sso_bridge.web.targets import resolve_target
@@ -144,6 +145,7 @@ def readyz() -> Response:
     days = svc.credentials.days_to_expiry
     checks["sp_certificate"] = {"ok": days > 0, "days_to_expiry": round(days, 1)}
     ready = ready and days > 0
+    checks["python3_saml_caches"] = python3_saml_caches.status()  # slower when off, not unready
     response = jsonify(ready=ready, checks=checks)
     response.status_code = 200 if ready else 503
     return response

@@ -106,6 +106,31 @@ def test_a_forged_or_expired_pending_login_cookie_is_refused(bridge: Bridge) -> 
         bridge.sp.complete_login(encode(bridge.response(request_id)), relay, state)
 
 
+def test_hole8_a_solicited_assertion_posted_as_unsolicited_is_refused(
+        make_bridge: Callable[..., Bridge]) -> None:
+    """Unsolicited logins on, only assertions signed (both are IdP choices): an assertion
+    issued for a victim's AuthnRequest, its unsigned Response stripped of InResponseTo, would
+    be an unsolicited login bound to no browser. Its confirmation's signed InResponseTo gives
+    it away (python3-saml looks at that only when the Response has one too)."""
+    bridge = make_bridge(allow_unsolicited=True, want_response_signed=False)
+    victim_request, _ = started(bridge)
+    xml = attacks.solicited_assertion_posted_unsolicited(
+        bridge.response(victim_request, sign_response=False))
+    with pytest.raises(errors.SamlInResponseTo, match="unsolicited"):
+        bridge.post(xml, "https://lms.example.edu/portal", browser="attackers-browser")
+    genuine = bridge.post(bridge.response(None, sign_response=False),
+                          "https://lms.example.edu/portal", browser="attackers-browser")
+    assert genuine.unsolicited  # what the IdP really starts still works
+
+
+def test_hole9_an_over_long_relay_state_is_reported_as_such(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    too_long = relay + "x" * bridge.settings.limits.max_relay_state_bytes
+    with pytest.raises(errors.SamlRelayStateTooLong, match="max_relay_state_bytes"):
+        bridge.post(bridge.response(request_id), too_long)
+    assert bridge.post(bridge.response(request_id), relay).identity.eid  # nothing was used up
+
+
 def test_solicited_response_without_relay_state_is_refused(bridge: Bridge) -> None:
     request_id, _ = started(bridge)
     refused(bridge, bridge.response(request_id), errors.SamlInResponseTo, relay_state=None)
