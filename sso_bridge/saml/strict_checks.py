@@ -30,18 +30,18 @@ from sso_bridge.saml.checks import BEARER, check_signature
 PYTHON3_SAML_DRIFT = 300  # OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT, seconds
 
 
-def _xpath(expression: str) -> etree.XPath:
-    # Compiled XPath: python3-saml's element class filters every Python-level walk (find,
-    # iter) through a generator; XPath runs in libxml2.
+def SAML_XPATH(expression: str) -> etree.XPath:  # noqa: N802 (a constructor, like XPath)
+    """Compiled XPath with python3-saml's prefixes: its element class filters every
+    Python-level walk (find, iter) through a generator; XPath runs in libxml2."""
     return etree.XPath(expression, namespaces=OneLogin_Saml2_Constants.NSMAP, regexp=False)
 
 
-_ASSERTION = _xpath("/samlp:Response/saml:Assertion")
-_CONDITIONS = _xpath("saml:Conditions")
-_AUDIENCES = _xpath("saml:Conditions/saml:AudienceRestriction/saml:Audience")
-_BEARER_CONFIRMATIONS = _xpath("saml:Subject/saml:SubjectConfirmation[@Method=$method]"
+_ASSERTION = SAML_XPATH("/samlp:Response/saml:Assertion")
+_CONDITIONS = SAML_XPATH("saml:Conditions")
+_AUDIENCES = SAML_XPATH("saml:Conditions/saml:AudienceRestriction/saml:Audience")
+_BEARER_CONFIRMATIONS = SAML_XPATH("saml:Subject/saml:SubjectConfirmation[@Method=$method]"
                                "/saml:SubjectConfirmationData[1]")
-_SIGNATURES = _xpath("//ds:Signature")
+_SIGNATURES = SAML_XPATH("//ds:Signature")
 
 
 @dataclass(frozen=True)

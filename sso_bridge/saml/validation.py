@@ -14,10 +14,11 @@ step), :meth:`ResponseValidator.validate`:
 4. calls ``is_valid(request_data, request_id, raise_exceptions=True)``: python3-saml's strict
    validation, signatures verified by libxmlsec1 in ``xmlsec_policy``'s restricted context;
 5. reads the NameID with python3-saml's own getter (it decrypts an EncryptedID and refuses a
-   missing or empty NameID, or one qualified for another SP), the attributes and the
-   SessionIndex;
+   missing or empty NameID, or one qualified for another SP);
 6. runs the bridge's stricter checks on the document python3-saml validated
-   (``strict_checks.check``).
+   (``strict_checks.check``), and reads the attributes and the SessionIndex from its
+   assertion as python3-saml's getters read them (``test_response_parity.py`` holds the two
+   readings equal), in one walk instead of the getters' two (about 70 µs each).
 
 python3-saml's ``OneLogin_Saml2_ValidationError`` codes become the bridge's error classes, so
 learners get the page that fits (expired, wrong audience, ...); any other exception
@@ -29,15 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as V
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso_bridge import errors
 from sso_bridge.saml import strict_checks
 from sso_bridge.saml.attributes import Assertion
 from sso_bridge.saml.encryption import check_encryption, quiet_libxml2
-from sso_bridge.saml.strict_checks import Expected, shown
+from sso_bridge.saml.strict_checks import SAML_XPATH, Expected, shown
 
 # python3-saml's refusals with a class of their own; every other code is SamlInvalid.
 ERROR_CLASSES: dict[int, type[errors.SamlError]] = {
@@ -90,14 +93,15 @@ class ResponseValidator:
             response, name_id = self._library_validated(saml_response, request_id, now)
             assertion = strict_checks.the_assertion(response.get_xml_document())
             expires = strict_checks.check(response.document, assertion, self.expected, now)
+            by_name, by_friendly_name = attributes(assertion)
             return Validated(
                 assertion=Assertion(
                     idp_entity_id=self.idp_entity_id,
                     name_id=name_id["Value"],
                     name_id_format=name_id.get("Format"),
-                    session_index=response.get_session_index(),
-                    attributes=response.get_attributes(),
-                    friendly_attributes=response.get_friendlyname_attributes()),
+                    session_index=session_index(assertion),
+                    attributes=by_name,
+                    friendly_attributes=by_friendly_name),
                 assertion_id=str(assertion.get("ID")),
                 expires=expires)
         except V as exc:
@@ -145,3 +149,46 @@ class ResponseValidator:
                 strict_checks.bearer_expiry(assertion, response.document.get("InResponseTo"),
                                             self.expected, now)
             raise
+
+
+# --- what the bridge reads from the validated assertion -------------------------------------
+
+_SESSIONS = SAML_XPATH("saml:AuthnStatement[@SessionIndex]")
+_VALUES = SAML_XPATH("saml:AttributeStatement/saml:Attribute/saml:AttributeValue")
+_NAMELESS = SAML_XPATH("saml:AttributeStatement/saml:Attribute[not(saml:AttributeValue)]")
+_NAME_ID = f"{{{OneLogin_Saml2_Constants.NS_SAML}}}NameID"
+
+
+def session_index(assertion: Any) -> str | None:
+    """``get_session_index``: the first AuthnStatement's SessionIndex."""
+    found = _SESSIONS(assertion)
+    return found[0].get("SessionIndex") if found else None
+
+
+def attributes(assertion: Any) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """``get_attributes`` and ``get_friendlyname_attributes`` (repeated names allowed): the
+    values of each Attribute by its Name and by its FriendlyName, merged in document order,
+    each text value stripped and left out when empty, a nested NameID as a dict."""
+    by_name: dict[str, list[Any]] = {}
+    by_friendly_name: dict[str, list[Any]] = {}
+    for attribute in _NAMELESS(assertion):  # an Attribute without values still has a key
+        for table, key in ((by_name, "Name"), (by_friendly_name, "FriendlyName")):
+            if name := attribute.get(key):
+                table.setdefault(name, [])
+    for value in _VALUES(assertion):
+        attribute = value.getparent()
+        read = _value(value)
+        for table, key in ((by_name, "Name"), (by_friendly_name, "FriendlyName")):
+            if name := attribute.get(key):
+                table.setdefault(name, []).extend(read)
+    return by_name, by_friendly_name
+
+
+def _value(value: Any) -> list[Any]:
+    text = OneLogin_Saml2_XML.element_text(value)
+    read: list[Any] = [text] if text and (text := text.strip()) else []
+    if len(value):  # a nested NameID (eduPersonTargetedID)
+        read.extend({"NameID": {"Format": n.get("Format"), "NameQualifier":
+                                n.get("NameQualifier"), "value": n.text}}
+                    for n in value.iterchildren(_NAME_ID))
+    return read

@@ -97,6 +97,30 @@ def test_repeated_attribute_names_read_the_same(bridge: Bridge) -> None:
     assert seen is not None and seen["attributes"]["Role"] == ["student", "tutor"]
 
 
+def test_unusual_attribute_values_read_the_same(bridge: Bridge) -> None:
+    """Empty and blank values, a value with surrounding space, a nested NameID
+    (eduPersonTargetedID), an Attribute without values."""
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
+    extra = (
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:oid:1.3.6.1.4.1.5923.1.1.1.10" '
+        'FriendlyName="eduPersonTargetedID"><saml:AttributeValue><saml:NameID '
+        'Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" '
+        'NameQualifier="https://idp.test.example/idp">opaque-id</saml:NameID>'
+        '</saml:AttributeValue></saml:Attribute>'
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:x:blank"><saml:AttributeValue/>'
+        '<saml:AttributeValue>   </saml:AttributeValue>'
+        '<saml:AttributeValue>  kept  </saml:AttributeValue></saml:Attribute>'
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:x:none" FriendlyName="none"/>')
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY,
+                                    in_response_to=REQUEST_ID)
+    xml = xml.replace("</saml:AttributeStatement>", extra + "</saml:AttributeStatement>", 1)
+    seen = _same(bridge, bridge.idp.sign(xml))
+    assert seen is not None
+    assert seen["attributes"]["urn:x:blank"] == ["kept"]
+    assert seen["attributes"]["urn:x:none"] == seen["friendly"]["none"] == []
+    assert seen["friendly"]["eduPersonTargetedID"][0]["NameID"]["value"] == "opaque-id"
+
+
 @pytest.mark.parametrize("attack", HOSTILE, ids=lambda f: f.__name__)
 def test_both_refuse_the_hostile_catalogue(bridge: Bridge, attack: Callable[[str], str]) -> None:
     assert _same(bridge, attack(bridge.response(REQUEST_ID))) is None
