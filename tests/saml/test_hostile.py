@@ -79,6 +79,15 @@ def test_in_response_to_of_another_request_is_refused(bridge: Bridge) -> None:
     refused(bridge, bridge.response(other_request), errors.SamlInResponseTo)
 
 
+def test_a_confirmation_for_another_request_is_refused(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=bridge.settings.sp_entity_id,
+                                    in_response_to=request_id)
+    scd = xml.index("<saml:SubjectConfirmationData")
+    xml = xml[:scd] + xml[scd:].replace(request_id, "_another_request", 1)
+    refused(bridge, bridge.idp.sign(xml), errors.SamlInResponseTo, relay_state=relay)
+
+
 def test_response_posted_from_another_browser_is_refused(bridge: Bridge) -> None:
     request_id, relay = started(bridge)
     refused(bridge, bridge.response(request_id), errors.LoginStateMissing,
@@ -154,8 +163,10 @@ def test_unknown_relay_state_is_refused(bridge: Bridge) -> None:
     ("recipient", ACS + "/extra", errors.SamlRecipient),
     ("recipient", None, errors.SamlRecipient),
     ("recipient", "https://evil.example/?x=" + ACS, errors.SamlRecipient),
+    ("recipient", "https://other-sp.example/acs", errors.SamlRecipient),
 ], ids=["missing-audience", "wrong-audience", "destination-suffix", "destination-absent",
-        "destination-substring", "recipient-suffix", "recipient-absent", "recipient-substring"])
+        "destination-substring", "recipient-suffix", "recipient-absent", "recipient-substring",
+        "recipient-of-another-sp"])
 def test_audience_destination_recipient_must_be_exact(bridge: Bridge, field: str,
                                                       value: str | None,
                                                       code: type[errors.BridgeError]) -> None:
@@ -174,8 +185,11 @@ def test_audience_destination_recipient_must_be_exact(bridge: Bridge, field: str
      errors.SamlTooOld),
     ({"issue_instant": -7200}, errors.SamlTooOld),
     ({"issue_instant": 3600}, errors.SamlExpired),
+    ({"scd_not_on_or_after": -10}, errors.SamlExpired),
+    ({"conditions_not_on_or_after": -200}, errors.SamlExpired),
 ], ids=["scd-without-not-on-or-after", "expired", "not-yet-valid", "valid-for-a-year",
-        "issued-two-hours-ago", "issued-in-the-future"])
+        "issued-two-hours-ago", "issued-in-the-future", "bearer-confirmation-expired",
+        "expired-beyond-the-configured-skew"])
 def test_time_limits(bridge: Bridge, kwargs: dict[str, int | None],
                      code: type[errors.BridgeError]) -> None:
     request_id, relay = started(bridge)
@@ -329,3 +343,14 @@ def test_an_idp_status_message_reaches_the_log_quoted_and_cut_short(bridge: Brid
     with pytest.raises(errors.SamlStatus) as refused:
         bridge.post(xml, relay)
     assert "\n" not in refused.value.detail and len(refused.value.detail) < 400
+
+
+def test_python3_saml_s_refusal_reaches_the_log_quoted(bridge: Bridge) -> None:
+    """python3-saml's messages quote the response (here a forged Issuer): the bridge's detail
+    keeps them on one line, cut short."""
+    request_id, relay = started(bridge)
+    forged = "https://idp.test.example/idp\n2026-11-28 INFO login of admin complete" + "x" * 900
+    with pytest.raises(errors.SamlInvalid) as refusal:
+        bridge.post(bridge.response(request_id, issuer=forged), relay)
+    assert "\n" not in refusal.value.detail and len(refusal.value.detail) < 400
+    assert "issuer" in refusal.value.detail
