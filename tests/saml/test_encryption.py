@@ -96,3 +96,29 @@ def test_hole4_a_decrypted_name_id_never_reaches_stderr_or_the_log(
     for output in (printed.err, printed.out, logged):
         assert "namespace error" not in output and "NameID" not in output
         assert qualifier not in output and "hidden@example.org" not in output
+
+
+def test_hole4_malformed_decrypted_text_never_reaches_stderr_or_the_log(
+        make_bridge: Callable[..., Bridge], capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Anyone with the SP's certificate can encrypt text of their choosing: libxml2's parser
+    error would print it raw (line breaks included). The refusal is uniform and silent."""
+    from tests.samlfactory.encrypt import encrypt_text_as_assertion
+
+    caplog.set_level(logging.DEBUG)
+    bridge = make_bridge(want_assertions_encrypted=True)
+    start = bridge.start()
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY,
+                                    in_response_to=start.request_id)
+    sp_cert = bridge.settings.path(bridge.settings.sp.certificate_file).read_text()
+    secret = b"<saml:Assertion>top-secret\n2026-11-28 INFO forged line</oops>"
+    posted = bridge.idp.sign(encrypt_text_as_assertion(xml, secret, sp_cert),
+                             response=True, assertion=False)
+    capfd.readouterr()
+    with pytest.raises(errors.SamlInvalid):
+        bridge.post(posted, start.relay_token)
+    printed = capfd.readouterr()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for output in (printed.err, printed.out, logged):
+        assert "top-secret" not in output and "forged line" not in output
+        assert "parser error" not in output
