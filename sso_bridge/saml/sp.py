@@ -182,9 +182,8 @@ class ServiceProvider:
             sp_entity_id=s.sp_entity_id, acs_url=s.acs_url,
             clock_skew=strict_checks.effective_skew(c.clock_skew_seconds),
             max_age=c.max_assertion_age_seconds, require_destination=c.require_destination)
-        keys = (saml_settings,) if next_key_settings is None else (saml_settings,
-                                                                   next_key_settings)
-        validator = ResponseValidator(keys, self._request_data, expected, idp.entity_id,
+        by_key = tuple(k for k in (saml_settings, next_key_settings) if k is not None)
+        validator = ResponseValidator(by_key, self._request_data, expected, idp.entity_id,
                                       allow_cbc=c.allow_cbc_encryption)
         return Trust(idp, saml_settings, AttributeMap(s.attributes, idp.scopes), validator)
 
