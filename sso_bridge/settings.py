@@ -331,8 +331,9 @@ def validate(s: Settings) -> list[str]:
     if s.server.workers < 0:
         problems.append(f"'server.workers': must be 0 (two per CPU) or positive, "
                         f"got {s.server.workers}")
-    if s.idp.clock_skew_seconds > 600:
-        problems.append("'idp.clock_skew_seconds': at most 600 seconds")
+    if s.idp.clock_skew_seconds > 300:
+        problems.append("'idp.clock_skew_seconds': at most 300 seconds (python3-saml's own, "
+                        "fixed clock drift: a larger value could loosen none of its checks)")
     return problems
 
 

@@ -180,7 +180,7 @@ class ServiceProvider:
         s, c = self.settings, self.settings.idp
         expected = strict_checks.Expected(
             sp_entity_id=s.sp_entity_id, acs_url=s.acs_url,
-            clock_skew=strict_checks.effective_skew(c.clock_skew_seconds),
+            clock_skew=c.clock_skew_seconds,
             max_age=c.max_assertion_age_seconds, require_destination=c.require_destination)
         by_key = tuple(k for k in (saml_settings, next_key_settings) if k is not None)
         validator = ResponseValidator(by_key, self._request_data, expected, idp.entity_id,

@@ -27,8 +27,6 @@ from sso_bridge import errors
 from sso_bridge.saml import python3_saml_caches
 from sso_bridge.saml.checks import BEARER, check_signature
 
-PYTHON3_SAML_DRIFT = 300  # OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT, seconds
-
 
 def SAML_XPATH(expression: str) -> etree.XPath:  # noqa: N802 (a constructor, like XPath)
     """Compiled XPath with python3-saml's prefixes: its element class filters every
@@ -51,15 +49,9 @@ class Expected:
     sp_entity_id: str
     acs_url: str
     clock_skew: int
-    """Seconds; at most python3-saml's 300 (see :func:`effective_skew`)."""
+    """Seconds; at most python3-saml's 300 (``settings`` refuses more)."""
     max_age: int
     require_destination: bool
-
-
-def effective_skew(configured: int) -> int:
-    """``idp.clock_skew_seconds``, but never above python3-saml's fixed drift: a larger setting
-    would loosen none of python3-saml's checks and only the bridge's own."""
-    return min(configured, PYTHON3_SAML_DRIFT)
 
 
 def check_decrypted_signatures(decrypted: Any) -> None:

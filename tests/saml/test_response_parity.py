@@ -19,7 +19,7 @@ import pytest
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from sso_bridge.errors import SamlError
-from sso_bridge.saml import checks, strict_checks
+from sso_bridge.saml import checks
 from tests.saml.conftest import ACS, SP_ENTITY, Bridge
 from tests.samlfactory import attacks
 from tests.samlfactory.encrypt import encrypt_assertion
@@ -189,15 +189,20 @@ def test_the_parser_has_python3_saml_s_settings() -> None:
     assert GlobalParserTLS.parser_config == checks.PARSER_OPTIONS
 
 
-def test_a_clock_skew_above_python3_saml_s_drift_does_not_loosen_conditions(
+def test_a_clock_skew_above_python3_saml_s_drift_is_refused_at_start_up(
         tmp_path: Any, test_idp: Any) -> None:
+    """python3-saml allows a fixed 300 s on Conditions: a larger setting would loosen only the
+    bridge's own checks, so it is a configuration error naming the key."""
     from onelogin.saml2.constants import OneLogin_Saml2_Constants
 
+    from sso_bridge.errors import ConfigError
     from tests.saml.conftest import build_bridge
 
-    bridge = build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 600})
-    assert strict_checks.PYTHON3_SAML_DRIFT == OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT
-    xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-400)  # within 600, not 300
+    assert OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT == 300  # settings.py's limit
+    with pytest.raises(ConfigError, match="'idp.clock_skew_seconds': at most 300 seconds"):
+        build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 301})
+    bridge = build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 300})
+    xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-320)  # beyond 300
     assert _python3_saml(bridge, xml) is None
     assert _bridge(bridge, xml) is None
 
