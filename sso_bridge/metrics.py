@@ -57,7 +57,7 @@ CIRCUIT_OPEN = Gauge("sso_bridge_sakai_circuit_open", "1 while the Sakai breaker
                      multiprocess_mode="livemax")
 SAML_CACHES_ACTIVE = Gauge("sso_bridge_python3_saml_caches_active",
                            "1 while python3-saml's caches are in force (0: stock, slower)",
-                           multiprocess_mode="livemin")
+                           multiprocess_mode="mostrecent")
 
 
 def observe_sakai_call(operation: str, seconds: float, error: str | None) -> None:
