@@ -7,8 +7,8 @@ from typing import Any
 from common import Summary
 
 ACS_LABELS = {
-    "validation": "(a) the bridge's validation: pre-checks, python3-saml's strict checks and "
-                  "the bridge's, both signatures, Identity (`precheck` + "
+    "validation": "(a) the bridge's validation: pre-checks, python3-saml's strict `is_valid` "
+                  "and getters, the bridge's stricter checks, Identity (`precheck` + "
                   "`ServiceProvider.validate`)",
     "bridge": "(a+) the whole `complete_login`: (a) + the signed pending login + the replay "
               "cache in SQLite",
@@ -20,10 +20,10 @@ ACS_LABELS = {
 STEPS = {
     "demo": "python3-saml as its demo uses it (settings per request)",
     "reused": "python3-saml strict `is_valid` + getters, settings built once",
-    "reused+speedups": "+ `saml/speedups.py` (compiled XSD and XPath, keys parsed once, "
-                       "timestamps without strptime)",
-    "validation": "the bridge: its own validation on one parse (`saml/response.py`), "
-                  "Identity",
+    "reused+caches": "+ `saml/python3_saml_caches.py` (compiled XSD and XPath, keys parsed "
+                     "once, timestamps without strptime)",
+    "validation": "the bridge: + pre-checks, the bridge's stricter checks "
+                  "(`saml/strict_checks.py`), Identity",
     "bridge": "+ the signed pending login and the replay cache (`complete_login`)",
 }
 

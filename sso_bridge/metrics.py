@@ -16,6 +16,7 @@ Metrics:
   sso_bridge_idp_metadata_age_seconds                  since the IdP metadata was loaded
   sso_bridge_idp_metadata_refresh_failures_total       refreshes that kept the last good copy
   sso_bridge_sakai_circuit_open                        1 while a worker's breaker is open
+  sso_bridge_python3_saml_caches_active                0 when python3-saml's caches are off
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from sso_bridge.saml import python3_saml_caches
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
@@ -57,6 +60,9 @@ METADATA_REFRESH_FAILURES = Counter("sso_bridge_idp_metadata_refresh_failures",
                                     "IdP metadata refreshes that failed (last good copy kept)")
 CIRCUIT_OPEN = Gauge("sso_bridge_sakai_circuit_open", "1 while the Sakai breaker is open",
                      multiprocess_mode="livemax")
+SAML_CACHES_ACTIVE = Gauge("sso_bridge_python3_saml_caches_active",
+                           "1 while python3-saml's caches are in force (0: stock, slower)",
+                           multiprocess_mode="mostrecent")
 
 
 def observe_sakai_call(operation: str, seconds: float, error: str | None) -> None:
@@ -90,6 +96,7 @@ def observe_login(*, outcome: str, code: str, idp: str, seconds: float, created:
 def render(cert_days: float, metadata_age: float) -> tuple[bytes, str]:
     CERT_DAYS.set(cert_days)
     METADATA_AGE.set(metadata_age)
+    SAML_CACHES_ACTIVE.set(1 if python3_saml_caches.installed() else 0)
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:
         mark_dead_workers(Path(folder))

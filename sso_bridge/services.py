@@ -20,6 +20,7 @@ from sso_bridge.sakai.breaker import CircuitBreaker
 from sso_bridge.sakai.client import SakaiClient
 from sso_bridge.sakai.gate import CallGate
 from sso_bridge.sakai.probe import Handover
+from sso_bridge.saml import python3_saml_caches
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
@@ -71,10 +72,22 @@ def _load_metadata(settings: Settings) -> IdpMetadata:
                              max_validity_days=c.metadata_max_validity_days)
 
 
+def _saml_settings(settings: Settings, idp: IdpMetadata, cert: str,
+                   next_cert: str) -> tuple[Any, Any]:
+    """python3-saml's settings objects, built once per IdP metadata: the current SP key's and,
+    during an SP key rollover, the same with the next key, which decrypts what the current
+    one cannot."""
+    current = build_saml_settings(settings, idp, cert, next_cert)
+    next_key = build_saml_settings(settings, idp, cert, next_cert,
+                                   private_key=settings.secrets.sp_next_private_key) \
+        if next_cert else None
+    return current, next_key
+
+
 def _refresher(settings: Settings, sp: ServiceProvider, cert: str,
                next_cert: str) -> MetadataRefresher:
     def apply(idp: IdpMetadata) -> None:
-        sp.trust(idp, build_saml_settings(settings, idp, cert, next_cert))
+        sp.trust(idp, *_saml_settings(settings, idp, cert, next_cert))
 
     return MetadataRefresher(lambda: _load_metadata(settings), apply,
                              settings.idp.metadata_refresh_seconds,
@@ -123,7 +136,7 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
     store = _step(problems, lambda: _open_store(settings))
     if problems or credentials is None or idp is None or store is None or sakai is None:
         raise ConfigError(problems)
-    saml_settings: Any = _step(problems, lambda: build_saml_settings(
+    saml_settings: Any = _step(problems, lambda: _saml_settings(
         settings, idp, credentials.certificate_base64, next_cert))
     if saml_settings is None:
         raise ConfigError(problems)
@@ -138,7 +151,11 @@ def build_services(settings: Settings, *, audit: AuditLog | None = None,
         warnings.append(unscoped)
     if settings.bridge.mode != "production":  # there, validate() made them errors
         warnings.extend(risks(settings))
-    sp = ServiceProvider(settings, idp, saml_settings, store)
+    current_key_settings, next_key_settings = saml_settings
+    sp = ServiceProvider(settings, idp, current_key_settings, store, next_key_settings)
+    if not sp.caches_active:
+        warnings.append("python3-saml's caches are off, so logins cost more CPU (no check is "
+                        f"lost): {'; '.join(python3_saml_caches.problems())}")
     return Services(
         settings=settings, credentials=credentials, sp=sp, store=store, sakai=sakai,
         provisioner=Provisioner(sakai, store, settings.sakai),

@@ -472,8 +472,9 @@ def validate(s: Settings) -> list[str]:
         problems.append(f"'server.workers': must be 0 (two per CPU) or positive, "
                         f"got {s.server.workers}")
     problems.extend(_check_networks("server.ops_allow", s.server.ops_allow))
-    if s.idp.clock_skew_seconds > 600:
-        problems.append("'idp.clock_skew_seconds': at most 600 seconds")
+    if s.idp.clock_skew_seconds > 300:
+        problems.append("'idp.clock_skew_seconds': at most 300 seconds (python3-saml's own, "
+                        "fixed clock drift: a larger value could loosen none of its checks)")
     if s.bridge.mode == "production":
         problems.extend(f"{risk} (an error with bridge.mode = \"production\")"
                         for risk in risks(s))

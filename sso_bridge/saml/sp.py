@@ -1,9 +1,10 @@
 """The SAML service provider: AuthnRequests out, validated responses in.
 
-python3-saml builds and signs the AuthnRequests and the SP metadata; ``saml/response.py``
-validates responses. No Flask: the web layer keeps the pending login's signed state in a cookie
-of the browser that started it, passes in the posted form fields and that cookie, and gets back
-an :class:`Identity` and the learner's target, or a :class:`SamlError` with a stable code.
+python3-saml builds and signs the AuthnRequests and the SP metadata, and validates responses
+(its strict ``is_valid``, then the bridge's stricter checks: ``saml/validation.py``). No
+Flask: the web layer keeps the pending login's signed state in a cookie of the browser that
+started it, passes in the posted form fields and that cookie, and gets back an
+:class:`Identity` and the learner's target, or a :class:`SamlError` with a stable code.
 
 A pending login is not server state: its AuthnRequest ID and target travel in the browser's
 cookie, signed with ``SSO_BRIDGE_SECRET_KEY`` and timestamped, so starting a login writes
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,15 +31,18 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity
-from sso_bridge.saml import checks, response, sp_metadata, speedups, xmlsec_policy
+from sso_bridge.saml import checks, python3_saml_caches, sp_metadata, strict_checks, xmlsec_policy
 from sso_bridge.saml.attributes import AttributeMap
-from sso_bridge.saml.encryption import check_encryption
+from sso_bridge.saml.encryption import quiet_libxml2
 from sso_bridge.saml.metadata import IdpMetadata
+from sso_bridge.saml.validation import ResponseValidator, Validated
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store
 
+log = logging.getLogger("sso_bridge.saml")
 REPLAY_PREFIX = "assertion:"
 REQUEST_PREFIX = "request:"
+PROTOCOL_SCHEMA = "saml-schema-protocol-2.0.xsd"
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,11 @@ class LoginResult:
 
 
 def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
-                        next_sp_cert: str = "") -> OneLogin_Saml2_Settings:
+                        next_sp_cert: str = "",
+                        private_key: str | None = None) -> OneLogin_Saml2_Settings:
     """python3-saml's settings, built once at start-up (never per request). ``next_sp_cert``:
-    during an SP key rollover, the next certificate, published in the SP metadata too."""
+    during an SP key rollover, the next certificate, published in the SP metadata too.
+    ``private_key``: another SP key than ``SSO_BRIDGE_SP_KEY`` (the next one, to decrypt)."""
     c = settings.idp
     data: dict[str, Any] = {
         "strict": True,
@@ -74,7 +81,8 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
                                     "binding": Constants.BINDING_HTTP_REDIRECT},
             "NameIDFormat": Constants.NAMEID_UNSPECIFIED,
             "x509cert": sp_cert,
-            "privateKey": settings.secrets.sp_private_key,
+            "privateKey": settings.secrets.sp_private_key if private_key is None
+            else private_key,
         },
         "idp": idp.settings,
         "security": {
@@ -84,7 +92,9 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
             "wantAssertionsEncrypted": c.want_assertions_encrypted,
             "wantNameId": True,
             "wantAttributeStatement": c.want_attribute_statement,
-            "allowRepeatAttributeName": True,  # merged: saml/attributes.py says why it is safe
+            # Keycloak sends one <Attribute Name="Role"> per role: python3-saml merges the values
+            # of repeated names (saml/attributes.py decides what a repeated EID source means).
+            "allowRepeatAttributeName": True,
             "requestedAuthnContext": list(c.requested_authn_context) or False,
             "requestedAuthnContextComparison": c.authn_context_comparison,
             "failOnAuthnContextMismatch": bool(c.requested_authn_context),
@@ -118,18 +128,26 @@ class Trust:
     idp: IdpMetadata
     saml_settings: OneLogin_Saml2_Settings
     attribute_map: AttributeMap
-    expected: response.Expected
+    validator: ResponseValidator
 
 
 class ServiceProvider:
+    """``saml_settings``: python3-saml's settings (``build_saml_settings``); during an SP key
+    rollover ``next_key_settings``, the same with the next private key, decrypts what the
+    current key cannot."""
+
     def __init__(self, settings: Settings, idp: IdpMetadata,
-                 saml_settings: OneLogin_Saml2_Settings, store: Store) -> None:
+                 saml_settings: OneLogin_Saml2_Settings, store: Store,
+                 next_key_settings: OneLogin_Saml2_Settings | None = None) -> None:
         xmlsec_policy.install()
-        speedups.install()
-        speedups.schema(response.PROTOCOL_SCHEMA)  # libxml2's XSD types set up before any fork
+        self.caches_active = python3_saml_caches.install()
+        # libxml2's XSD types set up before any fork, caches or not
+        python3_saml_caches.schema(PROTOCOL_SCHEMA)
+        if not quiet_libxml2():
+            log.warning("libxml2 messages about decrypted text cannot be kept off stderr: "
+                        "python-xmlsec's libxml2 has no xmlSetStructuredErrorFunc")
         self.settings = settings
         self.store = store
-        self._trust = self._trusting(idp, saml_settings)
         # itsdangerous' signer alone: its serializer layer (which also tries zlib on every
         # value) cost 50 µs per login start for a three-string payload.
         self._pending_logins = TimestampSigner(settings.secrets.flask_secret_key,
@@ -143,6 +161,7 @@ class ServiceProvider:
             "https": "on" if https else "off", "http_host": acs.hostname,
             "server_port": str(acs.port or (443 if https else 80)),
             "script_name": acs.path, "get_data": {}, "post_data": {}}
+        self._trust = self._trusting(idp, saml_settings, next_key_settings)
 
     @property
     def idp(self) -> IdpMetadata:
@@ -152,27 +171,24 @@ class ServiceProvider:
     def saml_settings(self) -> OneLogin_Saml2_Settings:
         return self._trust.saml_settings
 
-    def trust(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings) -> None:
+    def trust(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings,
+              next_key_settings: OneLogin_Saml2_Settings | None = None) -> None:
         """Trust refreshed IdP metadata from now on (one atomic swap; logins in flight finish
         with what they started with)."""
-        self._trust = self._trusting(idp, saml_settings)
+        self._trust = self._trusting(idp, saml_settings, next_key_settings)
 
-    def _trusting(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings) -> Trust:
+    def _trusting(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings,
+                  next_key_settings: OneLogin_Saml2_Settings | None) -> Trust:
         s, c = self.settings, self.settings.idp
-        expected = response.Expected(
-            idp_entity_id=idp.entity_id, idp_keys=response.verification_keys(idp.signing_certs),
+        expected = strict_checks.Expected(
             sp_entity_id=s.sp_entity_id, acs_url=s.acs_url,
-            decryption_keys=tuple(key for key in (s.secrets.sp_private_key,
-                                                  s.secrets.sp_next_private_key) if key),
-            want_response_signed=c.want_response_signed,
-            want_assertion_signed=c.want_assertion_signed,
-            want_encrypted=c.want_assertions_encrypted,
-            want_attribute_statement=c.want_attribute_statement,
-            requested_authn_contexts=tuple(c.requested_authn_context),
-            clock_skew=c.clock_skew_seconds, max_age=c.max_assertion_age_seconds,
-            require_destination=c.require_destination)
+            clock_skew=c.clock_skew_seconds,
+            max_age=c.max_assertion_age_seconds, require_destination=c.require_destination)
+        by_key = tuple(k for k in (saml_settings, next_key_settings) if k is not None)
+        validator = ResponseValidator(by_key, self._request_data, expected, idp.entity_id,
+                                      allow_cbc=c.allow_cbc_encryption)
         attribute_map = AttributeMap(s.attributes, idp.scopes, tuple(c.scopes), idp.entity_id)
-        return Trust(idp, saml_settings, attribute_map, expected)
+        return Trust(idp, saml_settings, attribute_map, validator)
 
     # --- starting a login -----------------------------------------------------------------
 
@@ -199,27 +215,22 @@ class ServiceProvider:
         parsed = checks.precheck(saml_response, self.settings.limits.max_saml_response_bytes)
         pending = self._pending(relay_state, parsed.document.get("InResponseTo"), pending_state)
         request_id = pending["request"] if pending else None
-        valid, identity = self.validate(parsed, request_id, now)
+        valid, identity = self.validate(saml_response, parsed, request_id, now)
         self._check_replay(valid, request_id, now)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
         target = pending["target"] if pending else (relay_state or "")
         return LoginResult(identity=identity, target=target, unsolicited=pending is None)
 
-    def validate(self, parsed: checks.Parsed, request_id: str | None,
-                 now: float) -> tuple[response.Validated, Identity]:
-        """The response's own checks (``saml/response.py``) and the learner it names.
+    def validate(self, saml_response: str, parsed: checks.Parsed, request_id: str | None,
+                 now: float) -> tuple[Validated, Identity]:
+        """The response's own checks (``saml/validation.py``) and the learner it names;
+        ``parsed``: ``checks.precheck(saml_response)``.
 
         Only the pending login and the replay cache are left to :meth:`complete_login`.
         """
-        check_encryption(parsed.document, allow_cbc=self.settings.idp.allow_cbc_encryption)
         trust = self._trust
-        try:
-            valid = response.validate(parsed, trust.expected, request_id, now)
-        except errors.SamlError:
-            raise
-        except Exception as exc:  # xmlsec.Error, decryption failures: one uniform refusal
-            raise errors.SamlInvalid(f"{exc.__class__.__name__}: {exc}") from exc
+        valid = trust.validator.validate(saml_response, parsed.document, request_id, now)
         return valid, trust.attribute_map.identity(valid.assertion)
 
     def _pending(self, relay_state: str | None, in_response_to: str | None,
@@ -229,8 +240,13 @@ class ServiceProvider:
                 raise errors.SamlUnsolicited(
                     "unsolicited response (no InResponseTo) and idp.allow_unsolicited is off")
             return None
-        if not relay_state or len(relay_state) > self.settings.limits.max_relay_state_bytes:
+        if not relay_state:
             raise errors.SamlInResponseTo("a solicited response came back without our RelayState")
+        limit = self.settings.limits.max_relay_state_bytes
+        if len(relay_state.encode()) > limit:
+            raise errors.SamlRelayStateTooLong(
+                f"the RelayState is {len(relay_state.encode())} bytes, more than "
+                f"limits.max_relay_state_bytes ({limit})")
         if not pending_state:
             raise errors.LoginStateMissing("this browser holds no pending login for this "
                                            "RelayState (expired, already used, started in "
@@ -253,7 +269,7 @@ class ServiceProvider:
             raise errors.SamlInResponseTo("InResponseTo does not match the pending AuthnRequest")
         return pending
 
-    def _check_replay(self, valid: response.Validated, request_id: str | None,
+    def _check_replay(self, valid: Validated, request_id: str | None,
                       now: float) -> None:
         """Record the assertion ID (and the AuthnRequest ID it answers) once only."""
         skew = self.settings.idp.clock_skew_seconds

@@ -25,7 +25,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.attributes import FRIENDLY_TO_OID, NAMEID_SOURCE, OID_TO_FRIENDLY
-from sso_bridge.saml.speedups import SCHEMA_DIR
+from sso_bridge.saml.python3_saml_caches import SCHEMA_DIR
 from sso_bridge.settings import AttributesSection, ContactSection, MetadataSection, Settings
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from sso_bridge import errors, metrics
 from sso_bridge.identity import Identity, SakaiSession
+from sso_bridge.saml import python3_saml_caches
 from sso_bridge.saml.logout import SingleLogout
 from sso_bridge.saml.sp import LoginResult
 from sso_bridge.services import Services
@@ -195,6 +196,7 @@ def readyz() -> Response:
     ready = ready and days > 0
     checks["secret_key"] = {"ok": True, "fingerprint": key_fingerprint(
         svc.settings.secrets.flask_secret_key)}  # equal on every instance, or cookies fail
+    checks["python3_saml_caches"] = python3_saml_caches.status()  # slower when off, not unready
     response = jsonify(ready=ready, checks=checks)
     response.status_code = 200 if ready else 503
     return response

@@ -45,7 +45,7 @@ PROBE = textwrap.dedent("""
         def first_login(i):
             gate.wait()
             try:
-                sp.validate(precheck(posts[i], limit), request_ids[i], time.time())
+                sp.validate(posts[i], precheck(posts[i], limit), request_ids[i], time.time())
             except Exception as exc:
                 failures.append(exc)
         threads = [threading.Thread(target=first_login, args=(i,)) for i in range(8)]

@@ -79,6 +79,15 @@ def test_in_response_to_of_another_request_is_refused(bridge: Bridge) -> None:
     refused(bridge, bridge.response(other_request), errors.SamlInResponseTo)
 
 
+def test_a_confirmation_for_another_request_is_refused(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=bridge.settings.sp_entity_id,
+                                    in_response_to=request_id)
+    scd = xml.index("<saml:SubjectConfirmationData")
+    xml = xml[:scd] + xml[scd:].replace(request_id, "_another_request", 1)
+    refused(bridge, bridge.idp.sign(xml), errors.SamlInResponseTo, relay_state=relay)
+
+
 def test_response_posted_from_another_browser_is_refused(bridge: Bridge) -> None:
     request_id, relay = started(bridge)
     refused(bridge, bridge.response(request_id), errors.LoginStateMissing,
@@ -106,6 +115,31 @@ def test_a_forged_or_expired_pending_login_cookie_is_refused(bridge: Bridge) -> 
         bridge.sp.complete_login(encode(bridge.response(request_id)), relay, state)
 
 
+def test_hole8_a_solicited_assertion_posted_as_unsolicited_is_refused(
+        make_bridge: Callable[..., Bridge]) -> None:
+    """Unsolicited logins on, only assertions signed (both are IdP choices): an assertion
+    issued for a victim's AuthnRequest, its unsigned Response stripped of InResponseTo, would
+    be an unsolicited login bound to no browser. Its confirmation's signed InResponseTo gives
+    it away (python3-saml looks at that only when the Response has one too)."""
+    bridge = make_bridge(allow_unsolicited=True, want_response_signed=False)
+    victim_request, _ = started(bridge)
+    xml = attacks.solicited_assertion_posted_unsolicited(
+        bridge.response(victim_request, sign_response=False))
+    with pytest.raises(errors.SamlInResponseTo, match="unsolicited"):
+        bridge.post(xml, "https://lms.example.edu/portal", browser="attackers-browser")
+    genuine = bridge.post(bridge.response(None, sign_response=False),
+                          "https://lms.example.edu/portal", browser="attackers-browser")
+    assert genuine.unsolicited  # what the IdP really starts still works
+
+
+def test_hole9_an_over_long_relay_state_is_reported_as_such(bridge: Bridge) -> None:
+    request_id, relay = started(bridge)
+    too_long = relay + "x" * bridge.settings.limits.max_relay_state_bytes
+    with pytest.raises(errors.SamlRelayStateTooLong, match="max_relay_state_bytes"):
+        bridge.post(bridge.response(request_id), too_long)
+    assert bridge.post(bridge.response(request_id), relay).identity.eid  # nothing was used up
+
+
 def test_solicited_response_without_relay_state_is_refused(bridge: Bridge) -> None:
     request_id, _ = started(bridge)
     refused(bridge, bridge.response(request_id), errors.SamlInResponseTo, relay_state=None)
@@ -129,8 +163,10 @@ def test_unknown_relay_state_is_refused(bridge: Bridge) -> None:
     ("recipient", ACS + "/extra", errors.SamlRecipient),
     ("recipient", None, errors.SamlRecipient),
     ("recipient", "https://evil.example/?x=" + ACS, errors.SamlRecipient),
+    ("recipient", "https://other-sp.example/acs", errors.SamlRecipient),
 ], ids=["missing-audience", "wrong-audience", "destination-suffix", "destination-absent",
-        "destination-substring", "recipient-suffix", "recipient-absent", "recipient-substring"])
+        "destination-substring", "recipient-suffix", "recipient-absent", "recipient-substring",
+        "recipient-of-another-sp"])
 def test_audience_destination_recipient_must_be_exact(bridge: Bridge, field: str,
                                                       value: str | None,
                                                       code: type[errors.BridgeError]) -> None:
@@ -149,8 +185,11 @@ def test_audience_destination_recipient_must_be_exact(bridge: Bridge, field: str
      errors.SamlTooOld),
     ({"issue_instant": -7200}, errors.SamlTooOld),
     ({"issue_instant": 3600}, errors.SamlExpired),
+    ({"scd_not_on_or_after": -10}, errors.SamlExpired),
+    ({"conditions_not_on_or_after": -200}, errors.SamlExpired),
 ], ids=["scd-without-not-on-or-after", "expired", "not-yet-valid", "valid-for-a-year",
-        "issued-two-hours-ago", "issued-in-the-future"])
+        "issued-two-hours-ago", "issued-in-the-future", "bearer-confirmation-expired",
+        "expired-beyond-the-configured-skew"])
 def test_time_limits(bridge: Bridge, kwargs: dict[str, int | None],
                      code: type[errors.BridgeError]) -> None:
     request_id, relay = started(bridge)
@@ -304,3 +343,14 @@ def test_an_idp_status_message_reaches_the_log_quoted_and_cut_short(bridge: Brid
     with pytest.raises(errors.SamlStatus) as refused:
         bridge.post(xml, relay)
     assert "\n" not in refused.value.detail and len(refused.value.detail) < 400
+
+
+def test_python3_saml_s_refusal_reaches_the_log_quoted(bridge: Bridge) -> None:
+    """python3-saml's messages quote the response (here a forged Issuer): the bridge's detail
+    keeps them on one line, cut short."""
+    request_id, relay = started(bridge)
+    forged = "https://idp.test.example/idp\n2026-11-28 INFO login of admin complete" + "x" * 900
+    with pytest.raises(errors.SamlInvalid) as refusal:
+        bridge.post(bridge.response(request_id, issuer=forged), relay)
+    assert "\n" not in refusal.value.detail and len(refusal.value.detail) < 400
+    assert "issuer" in refusal.value.detail

@@ -6,6 +6,7 @@ has not yet still uses the old one."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -23,7 +24,8 @@ IDP = TestIdp()
 
 
 def configure(tmp_path: Path, *, next_cert: str | None = "next.crt",
-              next_key: str | None = "next.key") -> tuple[Path, dict[str, str]]:
+              next_key: str | None = "next.key",
+              encrypted_assertions: bool = True) -> tuple[Path, dict[str, str]]:
     """The IdP metadata, a next and an unrelated key pair, and a bridge configuration."""
     (tmp_path / "idp.xml").write_text(IDP.metadata_xml())
     for name in ("next", "other"):
@@ -33,18 +35,20 @@ def configure(tmp_path: Path, *, next_cert: str | None = "next.crt",
     extra = {"sp": {"next_certificate_file": next_cert}} if next_cert else None
     path, env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI, extra=extra,
                              idp={"metadata_file": "idp.xml",
-                                  "want_assertions_encrypted": True})
+                                  "want_assertions_encrypted": encrypted_assertions})
     if next_key:
         env["SSO_BRIDGE_SP_NEXT_KEY_FILE"] = str(tmp_path / next_key)
     return path, env
 
 
-def start(tmp_path: Path, **rollover: str | None) -> Services:
+def start(tmp_path: Path, **rollover: Any) -> Services:
     return build_services(load_settings(*configure(tmp_path, **rollover)))
 
 
-def login(services: Services, encrypt_to: Path, *, name_id_too: bool = False) -> str:
-    """A login whose assertion is encrypted to the certificate in ``encrypt_to``."""
+def login(services: Services, encrypt_to: Path, *, name_id_too: bool = False,
+          assertion_too: bool = True) -> str:
+    """A login whose assertion (and/or NameID) is encrypted to the certificate in
+    ``encrypt_to``."""
     sp = services.sp
     begun = sp.begin_login(SAKAI + "/portal")
     xml = IDP.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY, in_response_to=begun.request_id,
@@ -53,7 +57,9 @@ def login(services: Services, encrypt_to: Path, *, name_id_too: bool = False) ->
     if name_id_too:
         xml = encrypt_name_id(xml, cert)
     signed_assertion = IDP.sign(xml, response=False, assertion=True)
-    posted = IDP.sign(encrypt_assertion(signed_assertion, cert), response=True, assertion=False)
+    if assertion_too:
+        signed_assertion = encrypt_assertion(signed_assertion, cert)
+    posted = IDP.sign(signed_assertion, response=True, assertion=False)
     result = sp.complete_login(encode(posted), begun.relay_token, begun.state)
     return result.identity.name_id
 
@@ -77,6 +83,15 @@ def test_an_assertion_encrypted_to_either_key_is_read(tmp_path: Path, encrypt_to
 def test_an_encrypted_name_id_for_the_next_key_is_read(tmp_path: Path) -> None:
     services = start(tmp_path)
     assert login(services, tmp_path / "next.crt", name_id_too=True) == "rolled@example.org"
+
+
+def test_a_plain_assertion_with_a_name_id_encrypted_to_the_next_key_is_read(
+        tmp_path: Path) -> None:
+    """Nothing for the current key to decrypt at first: the EncryptedID fails with it when the
+    NameID is read, and the next key's settings read it."""
+    services = start(tmp_path, encrypted_assertions=False)
+    assert login(services, tmp_path / "next.crt", name_id_too=True,
+                 assertion_too=False) == "rolled@example.org"
 
 
 def test_an_assertion_for_a_key_the_sp_does_not_hold_is_refused(tmp_path: Path) -> None:

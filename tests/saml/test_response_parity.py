@@ -1,7 +1,9 @@
-"""``saml/response.py`` against python3-saml's own ``is_valid``: never looser, same readings.
+"""The bridge against python3-saml used alone: never looser, same readings.
 
-Each case is validated twice, by python3-saml 1.16.0 strict (``OneLogin_Saml2_Response`` with
-the bridge's settings) and by the bridge (``checks.precheck`` + ``response.validate``). The
+Each case is validated twice: by python3-saml 1.16.0 strict as an application would use it
+(``OneLogin_Saml2_Response`` with the bridge's settings, ``is_valid``, the getters), and by the
+bridge (``checks.precheck`` + ``ResponseValidator.validate``: its pre-checks, its choice of SP
+key, python3-saml's ``is_valid``, its stricter checks, its reading of the assertion). The
 bridge must refuse whatever python3-saml refuses; where both accept, NameID, attributes,
 session index and assertion ID must be equal. The cases where the bridge alone refuses are
 named: its stricter checks (saml-hardening.md, section D).
@@ -17,7 +19,7 @@ import pytest
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from sso_bridge.errors import SamlError
-from sso_bridge.saml import checks, response
+from sso_bridge.saml import checks
 from tests.saml.conftest import ACS, SP_ENTITY, Bridge
 from tests.samlfactory import attacks
 from tests.samlfactory.encrypt import encrypt_assertion
@@ -28,10 +30,11 @@ REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 EPPN = sorted(EPPN_NAMES)[0]
 
 
-def _python3_saml(bridge: Bridge, xml: str) -> dict[str, Any] | None:
+def _python3_saml(bridge: Bridge, xml: str,
+                  request_id: str | None = REQUEST_ID) -> dict[str, Any] | None:
     try:
         answer = OneLogin_Saml2_Response(bridge.sp.saml_settings, encode(xml))
-        if not answer.is_valid(bridge.sp._request_data, request_id=REQUEST_ID):
+        if not answer.is_valid(bridge.sp._request_data, request_id=request_id):
             return None
         return {"name_id": answer.get_nameid(), "format": answer.get_nameid_format(),
                 "session_index": answer.get_session_index(),
@@ -42,10 +45,13 @@ def _python3_saml(bridge: Bridge, xml: str) -> dict[str, Any] | None:
         return None
 
 
-def _bridge(bridge: Bridge, xml: str) -> dict[str, Any] | None:
+def _bridge(bridge: Bridge, xml: str, request_id: str | None = REQUEST_ID) -> dict[str, Any] | None:
+    """The bridge's validation and reading, the attribute map (scopes, EID rules) left out."""
+    posted = encode(xml)
+    validator = bridge.sp._trust.validator
     try:
-        parsed = checks.precheck(encode(xml), 1_000_000)
-        valid = response.validate(parsed, bridge.sp._trust.expected, REQUEST_ID, time.time())
+        valid = validator.validate(posted, checks.precheck(posted, 1_000_000).document,
+                                   request_id, time.time())
     except SamlError:
         return None
     a = valid.assertion
@@ -77,6 +83,44 @@ def test_a_genuine_response_reads_the_same(bridge: Bridge) -> None:
 
 def test_friendly_names_and_basic_name_format_read_the_same(bridge: Bridge) -> None:
     assert _same(bridge, bridge.response(REQUEST_ID, attribute_name_format="basic"))
+
+
+def test_repeated_attribute_names_read_the_same(bridge: Bridge) -> None:
+    """Keycloak sends one Attribute per role; python3-saml (allowRepeatAttributeName) merges
+    them in document order, and so does the bridge."""
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY,
+                                    in_response_to=REQUEST_ID,
+                                    attributes={EPPN: ["keycloak@example.org"],
+                                                "Role": ["student"]})
+    role = xml[xml.index('<saml:Attribute Name="Role"'):]
+    role = role[:role.index("</saml:Attribute>") + len("</saml:Attribute>")]
+    xml = xml.replace(role, role + role.replace(">student<", ">tutor<"))
+    seen = _same(bridge, bridge.idp.sign(xml))
+    assert seen is not None and seen["attributes"]["Role"] == ["student", "tutor"]
+
+
+def test_unusual_attribute_values_read_the_same(bridge: Bridge) -> None:
+    """Empty and blank values, a value with surrounding space, a nested NameID
+    (eduPersonTargetedID), an Attribute without values."""
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
+    extra = (
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:oid:1.3.6.1.4.1.5923.1.1.1.10" '
+        'FriendlyName="eduPersonTargetedID"><saml:AttributeValue><saml:NameID '
+        'Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" '
+        'NameQualifier="https://idp.test.example/idp">opaque-id</saml:NameID>'
+        '</saml:AttributeValue></saml:Attribute>'
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:x:blank"><saml:AttributeValue/>'
+        '<saml:AttributeValue>   </saml:AttributeValue>'
+        '<saml:AttributeValue>  kept  </saml:AttributeValue></saml:Attribute>'
+        f'<saml:Attribute xmlns:saml="{saml}" Name="urn:x:none" FriendlyName="none"/>')
+    xml = bridge.idp.build_response(acs_url=ACS, sp_entity_id=SP_ENTITY,
+                                    in_response_to=REQUEST_ID)
+    xml = xml.replace("</saml:AttributeStatement>", extra + "</saml:AttributeStatement>", 1)
+    seen = _same(bridge, bridge.idp.sign(xml))
+    assert seen is not None
+    assert seen["attributes"]["urn:x:blank"] == ["kept"]
+    assert seen["attributes"]["urn:x:none"] == seen["friendly"]["none"] == []
+    assert seen["friendly"]["eduPersonTargetedID"][0]["NameID"]["value"] == "opaque-id"
 
 
 @pytest.mark.parametrize("attack", HOSTILE, ids=lambda f: f.__name__)
@@ -115,8 +159,10 @@ def test_both_judge_bad_fields_alike(bridge: Bridge, kwargs: dict[str, Any]) -> 
     {"audience": None}, {"recipient": ACS + "/x"}, {"recipient": None},
     {"destination": ACS + "/x"}, {"destination": None}, {"scd_not_on_or_after": None},
     {"scd_not_on_or_after": 365 * 86400}, {"issue_instant": -7200},
+    {"conditions_not_on_or_after": -200},
 ], ids=["no-audience", "recipient-suffix", "no-recipient", "destination-suffix",
-        "no-destination", "scd-without-not-on-or-after", "valid-for-a-year", "two-hours-old"])
+        "no-destination", "scd-without-not-on-or-after", "valid-for-a-year", "two-hours-old",
+        "expired-within-python3-saml-s-drift-but-not-the-configured-skew"])
 def test_the_bridge_alone_refuses_what_its_stricter_checks_name(
         bridge: Bridge, kwargs: dict[str, Any]) -> None:
     xml = bridge.response(REQUEST_ID, **kwargs)
@@ -145,15 +191,20 @@ def test_the_parser_has_python3_saml_s_settings() -> None:
     assert GlobalParserTLS.parser_config == checks.PARSER_OPTIONS
 
 
-def test_a_clock_skew_above_python3_saml_s_drift_does_not_loosen_conditions(
+def test_a_clock_skew_above_python3_saml_s_drift_is_refused_at_start_up(
         tmp_path: Any, test_idp: Any) -> None:
+    """python3-saml allows a fixed 300 s on Conditions: a larger setting would loosen only the
+    bridge's own checks, so it is a configuration error naming the key."""
     from onelogin.saml2.constants import OneLogin_Saml2_Constants
 
+    from sso_bridge.errors import ConfigError
     from tests.saml.conftest import build_bridge
 
-    bridge = build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 600})
-    assert response.PYTHON3_SAML_DRIFT == OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT
-    xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-400)  # within 600, not 300
+    assert OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT == 300  # settings.py's limit
+    with pytest.raises(ConfigError, match="'idp.clock_skew_seconds': at most 300 seconds"):
+        build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 301})
+    bridge = build_bridge(tmp_path, test_idp, {"clock_skew_seconds": 300})
+    xml = bridge.response(REQUEST_ID, conditions_not_on_or_after=-320)  # beyond 300
     assert _python3_saml(bridge, xml) is None
     assert _bridge(bridge, xml) is None
 
@@ -169,3 +220,12 @@ def test_an_encrypted_name_id_reads_the_same(bridge: Bridge) -> None:
     assert "EncryptedID" in signed and "<saml:NameID" not in signed
     seen = _same(bridge, signed)
     assert seen is not None and seen["name_id"] == "hidden@example.org"
+
+
+def test_the_bridge_alone_refuses_a_solicited_assertion_posted_as_unsolicited(
+        make_bridge: Callable[..., Bridge]) -> None:
+    bridge = make_bridge(allow_unsolicited=True, want_response_signed=False)
+    xml = attacks.solicited_assertion_posted_unsolicited(
+        bridge.response("_victims_request", sign_response=False))
+    assert _python3_saml(bridge, xml, request_id=None) is not None
+    assert _bridge(bridge, xml, request_id=None) is None

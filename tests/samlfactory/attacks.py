@@ -39,7 +39,8 @@ __all__ = [  # the B14 builders live in .transforms and are re-exported here
     "DOCTYPE", "TRANSFORM_ABUSE", "XPATH_ALG", "XSLT_ALG", "XSW", "assertion_in_advice",
     "billion_laughs", "comment_in_name_id", "decoy_id_in_extensions", "doctype_external_system",
     "doctype_internal_attlist", "edit_name_id_after_signing", "empty_signature_value",
-    "extra_reference", "second_assertion_appended", "signature_object", "strip_signatures",
+    "extra_reference", "second_assertion_appended", "signature_object",
+    "solicited_assertion_posted_unsolicited", "strip_signatures",
     "xpath_filter_transform", "xslt_transform", "xsw1", "xsw2", "xsw3", "xsw4", "xsw5", "xsw6",
     "xsw7", "xsw8", "xxe_file",
 ]
@@ -225,6 +226,19 @@ def empty_signature_value(root: etree._Element) -> None:
 def edit_name_id_after_signing(root: etree._Element, evil: str = EVIL_NAME_ID) -> None:
     for name_id in root.iter(q("saml", "NameID")):
         name_id.text = evil
+
+
+# --- B8: an assertion issued for an AuthnRequest, posted as unsolicited -----------------------
+
+
+@mutator
+def solicited_assertion_posted_unsolicited(root: etree._Element) -> None:
+    """Drop the InResponseTo of a Response whose signature does not cover it (only the
+    assertion is signed): the assertion, issued for someone's AuthnRequest, arrives without
+    the binding to the browser that started that login (the SubjectConfirmationData keeps its
+    signed InResponseTo)."""
+    assert root.find(q("ds", "Signature")) is None, "the Response signature would break"
+    del root.attrib["InResponseTo"]
 
 
 # --- B10: DOCTYPE variants (string surgery: lxml would resolve or drop them) ----------------

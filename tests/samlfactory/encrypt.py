@@ -49,3 +49,26 @@ def _encrypt(root: etree._Element, element: etree._Element, wrapper_name: str,
     wrapper = etree.Element(f"{{{NS['saml']}}}{wrapper_name}")
     encrypted.addprevious(wrapper)
     wrapper.append(encrypted)
+
+
+def encrypt_text_as_assertion(xml: str, plaintext: bytes, sp_cert_pem: str) -> str:
+    """Replace the saml:Assertion of ``xml`` by an EncryptedAssertion whose plaintext is
+    ``plaintext`` as given (anyone holding the SP's certificate can make one)."""
+    root = etree.fromstring(xml.encode())
+    assertion = root.find(f"{{{NS['saml']}}}Assertion")
+    assert assertion is not None
+    template = xmlsec.template.encrypted_data_create(root, C.TransformAes256Gcm,
+                                                     type=C.TypeEncElement, ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, C.TransformRsaOaep)
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(sp_cert_pem, C.KeyDataFormatCertPem, None))
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(C.KeyDataAes, 256, C.KeyDataTypeSession)
+    wrapper = etree.Element(f"{{{NS['saml']}}}EncryptedAssertion")
+    assertion.addprevious(wrapper)
+    wrapper.append(context.encrypt_binary(template, plaintext))
+    root.remove(assertion)
+    return etree.tostring(root, encoding="unicode")

@@ -1,17 +1,16 @@
-"""The python3-saml speed-ups are in force, and change no result (pinned python3-saml 1.16.0).
+"""python3-saml's caches are in force, and change no result (pinned python3-saml 1.16.0).
 
-Each replaced function is compared with the original it replaces, on genuine and hostile input;
-the memoised Response is compared with python3-saml's own on the hostile catalogue. If the
-installed python3-saml is not byte-for-byte the one the speed-ups were written for, the first
-test fails and the bridge falls back to stock python3-saml (last test).
+Each replaced function is compared with the original it replaces, on genuine and hostile
+input. If the
+installed python3-saml is not byte-for-byte the one the caches were written for, the first
+test fails and the bridge falls back to stock python3-saml
+(``tests/web/test_python3_saml_caches_status.py``: and says so).
 """
 
 from __future__ import annotations
 
 import base64
 import random
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,28 +26,29 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from sso_bridge.saml import speedups, xmlsec_policy
+from sso_bridge.saml import python3_saml_caches as caches
+from sso_bridge.saml import xmlsec_policy
 from tests.saml.conftest import ACS, SP_ENTITY, Bridge, build_bridge
 from tests.samlfactory import attacks
 from tests.samlfactory.idp import TestIdp
 
-ORIGINAL_QUERY = speedups.ORIGINALS["query"]
-ORIGINAL_VALIDATE_XML = speedups.ORIGINALS["validate_xml"]
-ORIGINAL_PARSE_TIME = speedups.ORIGINALS["parse_SAML_to_time"]
+ORIGINAL_QUERY = caches.ORIGINALS["query"]
+ORIGINAL_VALIDATE_XML = caches.ORIGINALS["validate_xml"]
+ORIGINAL_PARSE_TIME = caches.ORIGINALS["parse_SAML_to_time"]
 
 
-def test_python3_saml_is_the_version_and_the_code_the_speedups_were_written_for() -> None:
-    assert version("python3-saml") == speedups.PINNED_VERSION == "1.16.0"
-    assert speedups.source_fingerprints() == speedups.FINGERPRINTS
-    assert speedups.problems() == []
+def test_python3_saml_is_the_version_and_the_code_the_caches_were_written_for() -> None:
+    assert version("python3-saml") == caches.PINNED_VERSION == "1.16.0"
+    assert caches.source_fingerprints() == caches.FINGERPRINTS
+    assert caches.problems() == []
 
 
-def test_the_service_provider_installs_every_speedup(bridge: Bridge) -> None:
-    assert speedups.installed()
-    assert OneLogin_Saml2_XML.validate_xml is speedups.validate_xml
-    assert OneLogin_Saml2_XML.query is speedups.query
-    assert OneLogin_Saml2_Utils.parse_SAML_to_time is speedups.parse_saml_to_time
-    assert saml_utils.xmlsec.Key is speedups.CachedKey
+def test_the_service_provider_installs_every_cache(bridge: Bridge) -> None:
+    assert caches.installed()
+    assert OneLogin_Saml2_XML.validate_xml is caches.validate_xml
+    assert OneLogin_Saml2_XML.query is caches.query
+    assert OneLogin_Saml2_Utils.parse_SAML_to_time is caches.parse_saml_to_time
+    assert saml_utils.xmlsec.Key is caches.CachedKey
     # ...on top of the libxmlsec1 transform allow-list, which stays in force.
     assert xmlsec_policy.installed()
 
@@ -74,7 +74,7 @@ def test_cached_schema_validation_gives_the_original_verdict(test_idp: TestIdp,
                                                               case: str) -> None:
     xml = _responses(test_idp)[case].encode()
     for _ in range(2):  # the first call compiles, the second uses the cache
-        ours = speedups.validate_xml(xml, "saml-schema-protocol-2.0.xsd")
+        ours = caches.validate_xml(xml, "saml-schema-protocol-2.0.xsd")
         theirs = ORIGINAL_VALIDATE_XML(xml, "saml-schema-protocol-2.0.xsd")
         assert isinstance(ours, str) == isinstance(theirs, str)
         if isinstance(ours, str):
@@ -86,7 +86,7 @@ def test_metadata_is_checked_against_the_metadata_schema(bridge: Bridge) -> None
     xml = bridge.sp.saml_settings.get_sp_metadata()
     assert bridge.sp.saml_settings.validate_metadata(xml) == []
     broken = xml.replace(b"<md:SPSSODescriptor", b"<md:Nonsense/><md:SPSSODescriptor", 1)
-    assert speedups.validate_xml(broken, "saml-schema-metadata-2.0.xsd") == "invalid_xml"
+    assert caches.validate_xml(broken, "saml-schema-metadata-2.0.xsd") == "invalid_xml"
     assert ORIGINAL_VALIDATE_XML(broken, "saml-schema-metadata-2.0.xsd") == "invalid_xml"
 
 
@@ -96,8 +96,8 @@ def test_each_thread_compiles_its_own_schema_once(test_idp: TestIdp) -> None:
 
     def validate() -> None:
         for _ in range(3):
-            assert not isinstance(speedups.validate_xml(xml, "saml-schema-protocol-2.0.xsd"), str)
-        seen.append(speedups.schema("saml-schema-protocol-2.0.xsd"))
+            assert not isinstance(caches.validate_xml(xml, "saml-schema-protocol-2.0.xsd"), str)
+        seen.append(caches.schema("saml-schema-protocol-2.0.xsd"))
 
     threads = [threading.Thread(target=validate) for _ in range(4)]
     for thread in threads:
@@ -130,11 +130,11 @@ def test_compiled_xpath_finds_exactly_what_element_xpath_finds(
     ids = [None, *(e.get("ID") for e in document.iter() if e.get("ID"))]
     for expression in QUERIES:
         for tagid in ids if "$tagid" in expression else [None]:
-            ours = _outcome(speedups.query, document, expression, None, tagid)
+            ours = _outcome(caches.query, document, expression, None, tagid)
             theirs = _outcome(ORIGINAL_QUERY, document, expression, None, tagid)
             assert ours == theirs, (expression, tagid)
     signature = document.find(f"{{{Constants.NS_DS}}}Signature")
-    assert speedups.query(document, ".//ds:Reference", signature) == \
+    assert caches.query(document, ".//ds:Reference", signature) == \
         ORIGINAL_QUERY(document, ".//ds:Reference", signature)
 
 
@@ -161,7 +161,7 @@ TIMESTAMPS = [
 
 @pytest.mark.parametrize("value", TIMESTAMPS)
 def test_fast_time_parsing_agrees_with_strptime(value: str) -> None:
-    assert _outcome(speedups.parse_saml_to_time, value) == _outcome(ORIGINAL_PARSE_TIME, value)
+    assert _outcome(caches.parse_saml_to_time, value) == _outcome(ORIGINAL_PARSE_TIME, value)
 
 
 def test_fast_time_parsing_agrees_on_random_instants() -> None:
@@ -170,10 +170,10 @@ def test_fast_time_parsing_agrees_on_random_instants() -> None:
     for _ in range(2000):
         instant = start + timedelta(seconds=rng.randrange(0, 4_000_000_000))
         value = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
-        assert speedups.parse_saml_to_time(value) == ORIGINAL_PARSE_TIME(value) == \
+        assert caches.parse_saml_to_time(value) == ORIGINAL_PARSE_TIME(value) == \
             int(instant.timestamp())
         with_fraction = value[:-1] + f".{rng.randrange(0, 10**9)}Z"
-        assert speedups.parse_saml_to_time(with_fraction) == ORIGINAL_PARSE_TIME(with_fraction)
+        assert caches.parse_saml_to_time(with_fraction) == ORIGINAL_PARSE_TIME(with_fraction)
 
 
 # --- IdP public keys -----------------------------------------------------------------------
@@ -212,16 +212,16 @@ def test_signatures_get_the_same_verdict_with_the_cached_public_key(
 
 def test_keys_are_parsed_once_and_every_caller_gets_its_own_copy(test_idp: TestIdp) -> None:
     pem, cert_pem = xmlsec.constants.KeyDataFormatPem, xmlsec.constants.KeyDataFormatCertPem
-    first = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
-    second = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
+    first = caches.CachedKey.from_memory(test_idp.key_pem, pem)
+    second = caches.CachedKey.from_memory(test_idp.key_pem, pem)
     assert first is not second  # duplicates: add_sign loads a certificate into its own
-    assert speedups.load_key.cache_info().currsize >= 1
+    assert caches.load_key.cache_info().currsize >= 1
     second.load_cert_from_memory(test_idp.cert_pem, cert_pem)
     context = xmlsec.SignatureContext()
-    context.key = speedups.CachedKey.from_memory(test_idp.key_pem, pem)
+    context.key = caches.CachedKey.from_memory(test_idp.key_pem, pem)
     signature = context.sign_binary(b"message", xmlsec.constants.TransformRsaSha256)
     verifier = xmlsec.SignatureContext()
-    verifier.key = speedups.CachedKey.from_memory(test_idp.cert_pem, cert_pem)
+    verifier.key = caches.CachedKey.from_memory(test_idp.cert_pem, cert_pem)
     verifier.verify_binary(b"message", xmlsec.constants.TransformRsaSha256,
                            signature)  # raises when the signature does not verify
     with pytest.raises(xmlsec.Error):
@@ -231,9 +231,9 @@ def test_keys_are_parsed_once_and_every_caller_gets_its_own_copy(test_idp: TestI
 def test_broken_keys_fail_exactly_as_before() -> None:
     broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
     with pytest.raises(xmlsec.Error):
-        speedups.CachedKey.from_memory(broken, xmlsec.constants.KeyDataFormatCertPem)
+        caches.CachedKey.from_memory(broken, xmlsec.constants.KeyDataFormatCertPem)
     with pytest.raises(xmlsec.Error):
-        speedups.CachedKey.from_memory("not a key", xmlsec.constants.KeyDataFormatPem)
+        caches.CachedKey.from_memory("not a key", xmlsec.constants.KeyDataFormatPem)
 
 
 def test_authn_requests_are_still_signed_with_the_sp_key(tmp_path: Path,
@@ -247,28 +247,3 @@ def test_authn_requests_are_still_signed_with_the_sp_key(tmp_path: Path,
     cert = bridge.sp.saml_settings.get_sp_cert()
     assert OneLogin_Saml2_Utils.validate_binary_sign(
         signed, base64.b64decode(query["Signature"][0]), cert, query["SigAlg"][0])
-
-
-# --- fallback ------------------------------------------------------------------------------
-
-
-FALLBACK = """
-import onelogin.saml2.utils as saml_utils
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
-from sso_bridge.saml import speedups, xmlsec_policy
-speedups.FINGERPRINTS = {**speedups.FINGERPRINTS, "response.py": "0" * 64}
-original = OneLogin_Saml2_XML.validate_xml
-assert speedups.install() is False
-assert not speedups.installed()
-assert OneLogin_Saml2_XML.validate_xml is original
-assert xmlsec_policy.installed()  # the security patch is never dropped
-print("fallback ok")
-"""
-
-
-def test_a_changed_python3_saml_gets_no_speedups_but_keeps_the_transform_allow_list() -> None:
-    result = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "fallback ok" in result.stdout
-    assert "speed-ups are off" in result.stderr

@@ -1,29 +1,29 @@
-"""Work python3-saml 1.16.0 repeats on every call, done once instead; no result changes.
+"""Caches for work python3-saml 1.16.0 repeats on every call; no result changes.
 
-The bridge validates responses itself (``saml/response.py``); python3-saml still builds and
-signs AuthnRequests, writes and checks the SP metadata and decrypts assertions. What it repeats
-there, measured with ``bench/acs.py``:
+python3-saml validates responses (``OneLogin_Saml2_Response.is_valid``), builds and signs
+AuthnRequests, writes and checks the SP metadata and decrypts. What it repeats each time,
+measured with ``bench/acs.py``:
 
 * ``OneLogin_Saml2_XML.validate_xml`` reads and compiles the SAML XSDs (and the schemas they
   import) on every call, about 1.7 ms. :func:`schema` keeps each compiled schema, one per
   thread (lxml's validator objects share an error log, so threads do not share them);
-  :func:`validate_xml` is python3-saml's function on top of it, and ``response.py`` uses
-  :func:`schema` directly.
-* ``OneLogin_Saml2_XML.query`` compiles its XPath on every call. :func:`query` keeps the
-  compiled ``etree.XPath`` per expression (bounded LRU; lxml serialises concurrent use of one
-  XPath object).
+  :func:`validate_xml` is python3-saml's function on top of it.
+* ``OneLogin_Saml2_XML.query`` compiles its XPath on every call (``is_valid`` and the getters
+  run some 30). :func:`query` keeps the compiled ``etree.XPath`` per expression (bounded LRU;
+  lxml serialises concurrent use of one XPath object).
 * ``parse_SAML_to_time`` runs ``strptime``. :func:`parse_saml_to_time` computes the canonical
-  ``yyyy-mm-ddThh:mm:ssZ`` form directly, the rest as before (``response.py`` uses it too).
-* Keys are parsed from PEM for each signature made or checked, and OpenSSL 3 then prepares
-  each fresh key again (about 0.6 ms for the SP's RSA key signing an AuthnRequest).
-  :class:`CachedKey` parses each key once and hands out duplicates; :func:`load_key` gives
-  ``response.py`` the IdP's public keys the same way.
+  ``yyyy-mm-ddThh:mm:ssZ`` form directly, the rest as before.
+* Keys are parsed from PEM for each signature made or checked and each decryption, and
+  OpenSSL 3 then prepares each fresh key again (about 0.6 ms for the SP's RSA key signing an
+  AuthnRequest). :class:`CachedKey` parses each key once and hands out duplicates.
 
 Replacing functions inside a library is only safe if the replaced code is exactly the code we
-read. :func:`install` therefore does nothing but warn (stock python3-saml keeps working) unless
-python3-saml is the pinned version and its files have the recorded fingerprints, and
-``tests/saml/test_speedups.py`` fails in that case, proves each patch is in force, and compares
-every replacement with the original on genuine and hostile input.
+read. :func:`install` therefore does nothing but warn (stock python3-saml keeps working, only
+slower) unless python3-saml is the pinned version and its files have the recorded
+fingerprints; :func:`status` says which, for ``check-config``, ``/readyz`` and the metric
+``sso_bridge_python3_saml_caches_active``. ``tests/saml/test_python3_saml_caches.py`` fails
+when the fingerprints differ, proves each cache is in force, and compares every replacement
+with the original on genuine and hostile input.
 """
 
 
@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 import types
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,16 @@ PINNED_VERSION = "1.16.0"
 SAML_DIR = Path(xml_utils.__file__).parent
 SCHEMA_DIR = SAML_DIR / "schemas"
 
-# sha256 of the python3-saml files whose code is replaced here or whose callers the caches rely
-# on (e.g. that no caller modifies a key it got for a certificate), and of response.py, whose
-# assertion decryption ``saml/response.py`` calls and whose checks it mirrors.
+# sha256 of the python3-saml files whose code is replaced here (utils.py, xml_utils.py) or whose
+# calls into them the caches rely on (e.g. that no caller modifies a key it got for a
+# certificate): response.py validates and decrypts, settings.py checks the SP metadata, auth.py
+# signs AuthnRequests.
 FINGERPRINTS = {
     "utils.py": "c323e4866148a1771b5c3e09d9c426635f3dffa69979105a62d164633c1ac388",
     "xml_utils.py": "0ea015640686d192d5c22b316f549081ab7c560e2bef2bd07f8a3958e829801b",
     "response.py": "94d181d319afd4736b379f49afedfbb520867b125dc7602ddad9393ae4f001f6",
+    "settings.py": "d5adb450e459bc097926ff99c03d3de0291d243cb19a9f056e704d646ad9dd11",
+    "auth.py": "2f6f7a2f8b9cad13dc32074c00b6594350b989bfeaacce0cedafd06f42262842",
 }
 ORIGINALS: dict[str, Any] = {
     "validate_xml": OneLogin_Saml2_XML.validate_xml,
@@ -126,7 +129,9 @@ def validate_xml(xml: Any, schema_name: str, debug: bool = False) -> Any:
 
 @functools.lru_cache(maxsize=256)
 def _xpath(expression: str) -> etree.XPath:
-    return etree.XPath(expression, namespaces=Constants.NSMAP)
+    # Without the EXSLT regular-expression functions lxml registers in every evaluation by
+    # default: python3-saml's namespace map has no prefix that could reach them.
+    return etree.XPath(expression, namespaces=Constants.NSMAP, regexp=False)
 
 
 def query(dom: Any, query: str, context: Any = None, tagid: str | None = None) -> Any:
@@ -190,6 +195,7 @@ def _with_cached_keys(module: types.ModuleType) -> types.ModuleType:
 # --- timestamps ----------------------------------------------------------------------------
 
 # The form IdPs send, with or without a fraction (python3-saml drops it either way).
+_EPOCH = datetime(1970, 1, 1)
 _CANONICAL_TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?Z")
 
@@ -204,11 +210,13 @@ def parse_saml_to_time(timestr: Any) -> Any:
     """
     match = _CANONICAL_TIME.fullmatch(timestr) if isinstance(timestr, str) else None
     if match is not None:
-        year, month, day, hour, minute, second = (int(g) for g in match.groups())
         try:
-            return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
+            year, month, day, hour, minute, second = map(int, match.groups())
+            since = datetime(year, month, day, hour, minute, second) - _EPOCH  # checks the date
         except ValueError:
             pass
+        else:
+            return since.days * 86400 + since.seconds
     return ORIGINALS["parse_SAML_to_time"](timestr)
 
 
@@ -216,21 +224,21 @@ def parse_saml_to_time(timestr: Any) -> Any:
 
 
 def problems() -> list[str]:
-    """Why the speed-ups must not be installed here (empty: they may)."""
+    """Why the caches must not be installed here (empty: they may)."""
     found = []
     installed_version = version("python3-saml")
     if installed_version != PINNED_VERSION:
-        found.append(f"python3-saml is {installed_version}, the speed-ups were written for "
+        found.append(f"python3-saml is {installed_version}, the caches were written for "
                      f"{PINNED_VERSION}")
     for name, digest in source_fingerprints().items():
         if digest != FINGERPRINTS[name]:
-            found.append(f"python3-saml's {name} differs from the file the speed-ups were "
+            found.append(f"python3-saml's {name} differs from the file the caches were "
                          "written for")
     return found
 
 
 def install() -> bool:
-    """Put the speed-ups in force (idempotent); False, with a warning, if python3-saml changed.
+    """Put the caches in force (idempotent); False, with a warning, if python3-saml changed.
 
     The libxmlsec1 transform allow-list (``xmlsec_policy``) is installed first and stays in
     force either way: a changed python3-saml costs speed, never a check.
@@ -240,7 +248,7 @@ def install() -> bool:
         return True
     trouble = problems()
     if trouble:
-        log.warning("python3-saml speed-ups are off (stock python3-saml is used): %s; re-read "
+        log.warning("python3-saml caches are off (stock python3-saml is used): %s; re-read "
                     "the replaced code, then update PINNED_VERSION and FINGERPRINTS",
                     "; ".join(trouble))
         return False
@@ -258,3 +266,11 @@ def installed() -> bool:
                 and OneLogin_Saml2_Utils.parse_SAML_to_time is parse_saml_to_time
                 and saml_utils.xmlsec.Key is CachedKey
                 and xmlsec_policy.installed())
+
+
+def status() -> dict[str, object]:
+    """For ``/readyz``: the caches cost speed when off, never a check, so ``ok`` either way."""
+    if installed():
+        return {"ok": True, "active": True}
+    return {"ok": True, "active": False,
+            "note": "stock python3-saml (slower): " + ("; ".join(problems()) or "not installed")}
