@@ -86,7 +86,7 @@ def test_privileged_account_takeover_existing_account_link_refused_by_default(
     bridge.add_user("prof@example.org", first="Pat", last="Prof", email="pat@example.org",
                     type=sakai_type, password="local-pw")
     assert_refused_untouched(bridge, "prof@example.org", "account_link_refused",
-                             "Your Sakai account needs to be connected by support")
+                             "Your Sakai account must be connected by support")
 
 
 def test_existing_account_of_a_listed_type_is_linked_marked_and_kept_in_step(
@@ -105,7 +105,7 @@ def test_existing_account_of_a_listed_type_is_linked_marked_and_kept_in_step(
     assert again.login("visitor@example.org", given="Vi", family="Sitor").status_code == 302
     # A type not listed is still refused.
     assert_refused_untouched(bridge, "prof@example.org", "account_link_refused",
-                             "Your Sakai account needs to be connected by support")
+                             "Your Sakai account must be connected by support")
 
 
 def test_accounts_the_bridge_creates_are_marked_as_its_own(bridge: Bridge) -> None:
