@@ -57,7 +57,7 @@ def settings_keys(cls: type = Settings, prefix: str = "") -> dict[str, str]:
     hints = typing.get_type_hints(cls)
     keys: dict[str, str] = {}
     for f in dataclasses.fields(cls):
-        if f.name in ("secrets", "config_dir"):
+        if f.name in ("secrets", "config_dir", "preset_values"):
             continue
         if dataclasses.is_dataclass(hints[f.name]):
             keys.update(settings_keys(hints[f.name], f"{prefix}{f.name}."))
@@ -128,7 +128,7 @@ KNOWN = {"install", "head", "base64", "printf", "chmod", "chown", "cat", "cp", "
          "systemctl", "journalctl", "docker", "podman", "bash", "sh", "sso-bridge", "git",
          "openssl", "xmllint", "xmlsec1", "grep", "sed", "awk", "jq", "tee", "mkdir", "rm",
          "ls", "echo", "date", "sha256sum", "tar", "redis-cli", "nginx", "apache2ctl",
-         "a2enmod", "a2enconf"}
+         "a2enmod", "a2enconf", "pybabel"}
 _OPERATORS = {"&&", "||", ";", "|", "&"}
 _REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
 
