@@ -24,7 +24,8 @@ from sso_bridge.saml import python3_saml_caches
 from sso_bridge.saml.metadata import IdpMetadata, MetadataSigner, load_idp_metadata
 from sso_bridge.saml.refresh import MetadataRefresher
 from sso_bridge.saml.sp import ServiceProvider, build_saml_settings
-from sso_bridge.settings import Settings, risks
+from sso_bridge.settings import Settings
+from sso_bridge.settings_checks import risks
 from sso_bridge.store import Store, open_store
 
 T = TypeVar("T")
