@@ -53,6 +53,20 @@ class Scope:
             return re.fullmatch(self.value, scope) is not None
         return scope.lower() == self.value.lower()
 
+    @classmethod
+    def read(cls, element: Any) -> Scope | None:
+        """A ``shibmd:Scope`` element's scope (None when it is empty); ValueError naming the
+        value when it claims to be a regular expression and is none."""
+        regexp = (element.get("regexp") or "false").strip().lower() in ("true", "1")
+        value = (element.text or "").strip()
+        if regexp:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"shibmd:Scope {value!r} is not a valid regular expression: "
+                                 f"{exc}") from exc
+        return cls(value, regexp) if value else None
+
 
 @dataclass(frozen=True)
 class IdpMetadata:
@@ -204,16 +218,12 @@ def _scopes(doc: Any, entity_id: str, key: str) -> tuple[Scope, ...]:
         if entity.get("entityID") != entity_id:
             continue
         for element in entity.iterfind(".//md:Extensions/shibmd:Scope", _NS):
-            regexp = (element.get("regexp") or "false").strip().lower() in ("true", "1")
-            value = (element.text or "").strip()
-            if regexp:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise ConfigError(f"'{key}': shibmd:Scope {value!r} is not a valid "
-                                      f"regular expression: {exc}") from exc
-            if value:
-                found.append(Scope(value, regexp))
+            try:
+                scope = Scope.read(element)
+            except ValueError as exc:
+                raise ConfigError(f"'{key}': {exc}") from exc
+            if scope is not None:
+                found.append(scope)
     return tuple(found)
 
 

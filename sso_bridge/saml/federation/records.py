@@ -10,7 +10,6 @@ round-trips through JSON, so an index can hold it on disk instead of in every wo
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,16 +210,15 @@ def _endpoints(elements: Iterable[Any]) -> tuple[Endpoint, ...]:
 
 
 def _scopes(entity_id: str, elements: list[Any]) -> tuple[Scope, ...]:
-    found = dict.fromkeys(((element.text or "").strip(), _true(element.get("regexp")))
-                          for element in elements)
-    for value, regexp in found:
-        if regexp:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise EntityProblem(f"{entity_id}: shibmd:Scope {value!r} is not a valid "
-                                    f"regular expression: {exc}") from exc
-    return tuple(Scope(value, regexp) for value, regexp in found if value)
+    found: dict[Scope, None] = {}
+    for element in elements:
+        try:
+            scope = Scope.read(element)
+        except ValueError as exc:
+            raise EntityProblem(f"{entity_id}: {exc}") from exc
+        if scope is not None:
+            found[scope] = None
+    return tuple(found)
 
 
 def _per_language(elements: Iterable[Any]) -> dict[str, str]:
