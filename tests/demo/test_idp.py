@@ -26,6 +26,7 @@ from sso_bridge.demo.idp import (
     IdpStartError,
     SimpleSamlIdp,
 )
+from tests.support import require_simplesamlphp
 
 NS = {
     "md": "urn:oasis:names:tc:SAML:2.0:metadata",
@@ -45,16 +46,9 @@ SP_METADATA = f"""<?xml version="1.0"?>
 """.encode()
 
 
-def _require_idp() -> None:
-    try:
-        SimpleSamlIdp.check_installed()
-    except IdpNotInstalled as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSamlIdp]:
-    _require_idp()
+    require_simplesamlphp()
     with SimpleSamlIdp(tmp_path_factory.mktemp("idp")) as server:
         server.register_sp("test", SP_METADATA)
         yield server
@@ -204,7 +198,7 @@ def test_an_open_idp_session_keeps_the_attributes_it_was_made_with(idp: SimpleSa
 
 
 def test_tricky_credentials_survive_php_quoting(tmp_path: Path) -> None:
-    _require_idp()
+    require_simplesamlphp()
     user = DemoUser("dan", "p'a\\ss:wo\"rd$", {"uid": ["dan"], "cn": ["Dan ' \\ \u00e9"]})
     with SimpleSamlIdp(tmp_path, users=[user], trusted_domains=["127.0.0.1:5000"]) as server:
         server.register_sp("test", SP_METADATA)
@@ -213,7 +207,7 @@ def test_tricky_credentials_survive_php_quoting(tmp_path: Path) -> None:
 
 
 def test_stop_kills_the_process_group_and_frees_the_port(tmp_path: Path) -> None:
-    _require_idp()
+    require_simplesamlphp()
     server = SimpleSamlIdp(tmp_path, workers=2)  # forked workers outlive a plain kill
     with server:
         pgid = server.pgid
@@ -235,7 +229,7 @@ def test_stop_kills_the_process_group_and_frees_the_port(tmp_path: Path) -> None
 
 
 def test_start_reports_a_busy_port(tmp_path: Path) -> None:
-    _require_idp()
+    require_simplesamlphp()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -247,7 +241,7 @@ def test_start_reports_a_busy_port(tmp_path: Path) -> None:
 
 
 def test_start_failure_carries_the_php_log(tmp_path: Path) -> None:
-    _require_idp()
+    require_simplesamlphp()
     server = SimpleSamlIdp(tmp_path)
     server.configure()
     (tmp_path / "docroot" / "simplesaml").unlink()

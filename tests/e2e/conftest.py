@@ -11,9 +11,10 @@ import lxml.html
 import pytest
 import requests
 
-from sso_bridge.demo.idp import DEFAULT_USERS, DemoUser, SimpleSamlIdp
+from sso_bridge.demo.idp import DEFAULT_USERS, DemoUser
 from sso_bridge.demo.sakai_sim.config import DEFAULT_ALLOW, SimConfig
 from sso_bridge.demo.stack import DemoStack
+from tests.support import require_simplesamlphp
 
 
 def learner(name: str, affiliation: str = "student") -> DemoUser:
@@ -33,10 +34,7 @@ E2E_USERS = (*E2E_USERS, learner("aigerim"), learner("dilnoza"))
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    try:
-        SimpleSamlIdp.check_installed()
-    except RuntimeError as exc:  # pragma: no cover - CI installs it (scripts/setup.sh)
-        pytest.fail(str(exc))
+    require_simplesamlphp()
     demo = DemoStack(Path(tmp_path_factory.mktemp("stack")), users=E2E_USERS,
                      bridge_extra={"sakai": {"read_timeout_seconds": 2.0,
                                              "readiness_cache_seconds": 0}},

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.idp import DemoUser, SimpleSamlIdp
+from sso_bridge.demo.idp import DemoUser
 from sso_bridge.demo.stack import DemoStack
 from tests.e2e.conftest import bridge_login, sim_calls, sim_control, sim_users, whoami
+from tests.support import require_simplesamlphp
 
 
 def person(name: str, sn: str = "Tester", affiliation: str = "student",
@@ -28,10 +29,7 @@ MARKUP = DemoUser("wes", "wespass", person("wes", sn="Smith <Jr>"))
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    try:
-        SimpleSamlIdp.check_installed()
-    except RuntimeError as exc:  # pragma: no cover - CI installs it (scripts/setup.sh)
-        pytest.fail(str(exc))
+    require_simplesamlphp()
     with DemoStack(Path(tmp_path_factory.mktemp("accounts")), users=(*USERS, MARKUP)) as demo:
         yield demo
 

@@ -10,17 +10,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.idp import SimpleSamlIdp
 from sso_bridge.demo.stack import DemoStack
 from tests.e2e.conftest import E2E_USERS, bridge_login, learner, sim_users, whoami
+from tests.support import require_simplesamlphp
 
 
 @pytest.fixture(scope="module")
 def preset_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    try:
-        SimpleSamlIdp.check_installed()
-    except RuntimeError as exc:  # pragma: no cover - CI installs it (scripts/setup.sh)
-        pytest.fail(str(exc))
+    require_simplesamlphp()
     demo = DemoStack(Path(tmp_path_factory.mktemp("preset-stack")), users=E2E_USERS,
                      bridge_extra={"idp": {"preset": "simplesamlphp"}})
     with demo:

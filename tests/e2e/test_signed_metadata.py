@@ -11,20 +11,17 @@ from pathlib import Path
 import pytest
 
 from sso_bridge import errors
-from sso_bridge.demo.idp import IdpNotInstalled, SimpleSamlIdp
+from sso_bridge.demo.idp import SimpleSamlIdp
 from sso_bridge.demo.stack import DemoStack
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import load_settings
 from tests.samlfactory.idp import TestIdp
-from tests.support import write_config
+from tests.support import require_simplesamlphp, write_config
 
 
 @pytest.fixture(scope="module")
 def signing_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSamlIdp]:
-    try:
-        SimpleSamlIdp.check_installed()
-    except IdpNotInstalled as exc:
-        pytest.skip(str(exc))
+    require_simplesamlphp()
     with SimpleSamlIdp(tmp_path_factory.mktemp("idp"), sign_metadata=True) as server:
         yield server
 

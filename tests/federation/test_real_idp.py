@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sso_bridge.demo.idp import IdpNotInstalled, SimpleSamlIdp
+from sso_bridge.demo.idp import SimpleSamlIdp
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.federation.build import BuildSpec, build
 from sso_bridge.saml.federation.discovery import Discovery
@@ -28,16 +28,14 @@ from tests.federation.factory import (
     key_pair,
     sign_aggregate,
 )
+from tests.support import require_simplesamlphp
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def real_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSamlIdp]:
-    try:
-        SimpleSamlIdp.check_installed()
-    except IdpNotInstalled as exc:
-        pytest.skip(str(exc))
+    require_simplesamlphp()
     with SimpleSamlIdp(tmp_path_factory.mktemp("idp"), sign_metadata=True) as server:
         yield server
 
