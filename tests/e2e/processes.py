@@ -1,4 +1,4 @@
-"""Real server processes for the operations tests: the bridge under gunicorn, redis-server,
+"""Real server processes for the operations tests: the bridge under granian, redis-server,
 and learners whose IdP responses are signed at test time with the key the bridge trusts."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 
 
 class BridgeProcess:
-    """``sso-bridge serve`` (gunicorn, production settings) in its own process group."""
+    """``sso-bridge serve`` (granian, production settings) in its own process group."""
 
     def __init__(self, config: Path, env: dict[str, str], *, port: int | None = None,
                  workers: int = 2, threads: int = 4) -> None:
@@ -54,7 +54,7 @@ class BridgeProcess:
         self.env = {**os.environ, **env, "SSO_BRIDGE_THREADS": str(threads)}
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.workers = workers
-        self.log_path = config.parent / f"gunicorn-{self.port}.log"
+        self.log_path = config.parent / f"bridge-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -141,6 +141,11 @@ class Learner:
         self.acs_url, self.sp_entity_id = acs_url, sp_entity_id
         self.browser = requests.Session()
 
+    @classmethod
+    def of(cls, idp: TestIdp, eid: str, bridge_url: str) -> Learner:
+        """A learner of the bridge at ``bridge_url`` (its ACS and entity ID follow from it)."""
+        return cls(idp, eid, bridge_url + "/saml/acs", bridge_url + "/saml/metadata")
+
     def start(self, bridge_url: str, target: str | None = None) -> tuple[str, str]:
         params = {"target": target} if target else {}
         reply = self.browser.get(bridge_url + "/saml/login", params=params,
@@ -170,16 +175,14 @@ class Learner:
 
 @dataclass
 class Rig:
-    """The bridge under gunicorn, the Sakai simulator it talks to, and the IdP it trusts."""
+    """The bridge under granian, the Sakai simulator it talks to, and the IdP it trusts."""
 
     idp: TestIdp
     sakai: SakaiSimulator
     bridge: BridgeProcess
 
     def learner(self, name: str) -> Learner:
-        base = self.bridge.url
-        return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
-                       base + "/saml/metadata")
+        return Learner.of(self.idp, f"{name}@example.org", self.bridge.url)
 
     def sim(self, route: str, payload: dict[str, Any]) -> None:
         requests.post(f"{self.sakai.url}/_sim/{route}", json=payload, timeout=5).raise_for_status()

@@ -1,6 +1,6 @@
 """Sakai as sites run it: two simulated Sakai nodes behind a real Apache httpd balancer
 (mod_proxy_balancer, sticky on the JSESSIONID suffix, route = serverId), the bridge under
-gunicorn in both cluster modes (the node list, or the balancer's URL). Learners log in, and
+granian in both cluster modes (the node list, or the balancer's URL). Learners log in, and
 Sakai, read through the balancer with each browser's own cookie, knows each of them; a node
 stopped mid-way does not stop the others' logins."""
 
@@ -31,9 +31,7 @@ class Cluster:
     idp: TestIdp
 
     def learner(self, name: str) -> Learner:
-        base = self.bridge.url
-        return Learner(self.idp, f"{name}@example.org", base + "/saml/acs",
-                       base + "/saml/metadata")
+        return Learner.of(self.idp, f"{name}@example.org", self.bridge.url)
 
 
 @pytest.fixture(params=["nodes", "balancer"])

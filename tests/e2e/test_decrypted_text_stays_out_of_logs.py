@@ -1,4 +1,4 @@
-"""Issue 10 through the server operations run (gunicorn, two workers, multiprocess metrics):
+"""Issue 10 through the server operations run (granian, two workers, multiprocess metrics):
 hole 4, nothing decrypted in the bridge's log; and python3-saml's caches reported in force."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_hole4_encrypted_name_ids_leave_no_trace_in_the_server_log(rig: Rig) -> 
     assert "SPNameQualifier" not in log
 
 
-def test_the_caches_gauge_and_readyz_under_gunicorn(rig: Rig) -> None:
+def test_the_caches_gauge_and_readyz_under_the_server(rig: Rig) -> None:
     metrics = requests.get(rig.bridge.url + "/metrics", timeout=10).text
     assert "sso_bridge_python3_saml_caches_active 1.0" in metrics
     ready = requests.get(rig.bridge.url + "/readyz", timeout=10).json()

@@ -109,8 +109,7 @@ def test_the_image_serves_a_login_on_the_configured_port(image: str, sakai: Saka
         probe = podman("exec", name, *check["Test"][1:])
         assert f"healthy: http://127.0.0.1:{port}/healthz" in probe.stdout
         assert requests.get(public + "/readyz", timeout=10).json()["ready"] is True
-        learner = Learner(idp, "container@example.org", public + "/saml/acs",
-                          public + "/saml/metadata")
+        learner = Learner.of(idp, "container@example.org", public)
         reply = learner.login(public)
         assert reply.status_code == 302, reply.text
         assert reply.headers["Location"].startswith(sakai.url + "/portal")

@@ -1,7 +1,7 @@
 """A path prefix just works: with bridge.base_url = "http://<host>/sso" the bridge serves
 /sso/saml/* itself, and also answers a proxy that strips the prefix. Both are tested through a
 real nginx running deploy/nginx/sso-bridge-locations.conf and a real Apache httpd running
-deploy/apache/sso-bridge.conf (the files docs/reverse-proxy.md shows), logins under gunicorn."""
+deploy/apache/sso-bridge.conf (the files docs/reverse-proxy.md shows), logins under granian."""
 
 from __future__ import annotations
 
@@ -123,8 +123,7 @@ def test_a_login_through_a_proxy_at_a_path_prefix(tmp_path: Path, sakai: SakaiSi
                 assert requests.get(proxy + path, timeout=10).status_code == 200, path
             metadata = requests.get(public + "/saml/metadata", timeout=10)
             assert f'Location="{public}/saml/acs"' in metadata.text
-            learner = Learner(idp, "prefixed@example.org", public + "/saml/acs",
-                              public + "/saml/metadata")
+            learner = Learner.of(idp, "prefixed@example.org", public)
             request_id, relay = learner.start(public)
             # the pending login and the cookie test, both under the prefix the browser sees
             assert {c.path for c in learner.browser.cookies} == {"/sso/saml/"}

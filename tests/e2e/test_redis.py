@@ -30,8 +30,7 @@ class Pair:
     public_url: str
 
     def learner(self, name: str) -> Learner:
-        return Learner(self.idp, f"{name}@example.org", self.public_url + "/saml/acs",
-                       self.public_url + "/saml/metadata")
+        return Learner.of(self.idp, f"{name}@example.org", self.public_url)
 
 
 @pytest.fixture(scope="module")
