@@ -108,6 +108,10 @@ class NotFound(LoginError):
     code = "not_found"
 
 
+class IdpUnknown(LoginError):
+    code = "idp_unknown"
+
+
 # --- SAML ---------------------------------------------------------------------------------
 
 
