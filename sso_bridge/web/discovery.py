@@ -39,8 +39,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask.sansio.blueprints import BlueprintSetupState
+from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from sso_bridge import errors
@@ -182,7 +182,8 @@ def _remember(response: Response, entity_id: str) -> None:
 
 
 def _shown(choice: Choice, discovery: DiscoveryRequest) -> Shown:
-    href = url_for("discovery.choose", **discovery.params(), choice=choice.entity_id)
+    href = url_for("discovery.choose") + "?" + urlencode(
+        {**discovery.params(), "choice": choice.entity_id})
     logo = choice.logo if choice.logo.startswith("https://") and len(choice.logo) < 2048 else ""
     return Shown(choice.entity_id, choice.name, logo, href)
 
