@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -136,7 +136,7 @@ def _check_return(value: str, own: str) -> None:
 
 
 def _query_names(url: str) -> set[str]:
-    return {pair.split("=", 1)[0] for pair in urlsplit(url).query.split("&") if pair}
+    return {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
 
 
 def redirect_to_discovery(target: str) -> Response:

@@ -125,6 +125,7 @@ def test_a_forged_remembered_cookie_offers_only_trusted_idps(client: FlaskClient
     ("path_traversal", BASE + "/saml/login/../../evil"),
     ("relative", "/sso/saml/login"),
     ("already_names_the_idp", LOGIN + "?idp=https://evil.example/idp"),
+    ("already_names_the_idp_encoded", LOGIN + "?target=x&%69dp=https://evil.example/idp"),
 ])
 def test_open_redirect_through_return_is_refused(client: FlaskClient, attack: str,
                                                  return_url: str) -> None:
