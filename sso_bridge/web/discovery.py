@@ -146,10 +146,8 @@ def redirect_to_discovery(target: str) -> Response:
         "entityID": s.sp_entity_id,
         "return": s.bridge.base_url + "/saml/login?" + urlencode({"target": target}),
         "returnIDParam": "idp"})
-    external = s.discovery.external_url
-    if external:
-        return redirect(external + ("&" if urlsplit(external).query else "?") + params, 302)
-    return redirect(url_for("discovery.page") + "?" + params, code=302)
+    service = s.discovery.external_url or s.bridge.base_url + "/saml/discovery"
+    return redirect(service + ("&" if urlsplit(service).query else "?") + params, code=302)
 
 
 def _language() -> str:
