@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 
 from sso_bridge.app import create_app
-from sso_bridge.saml.federation.discovery import Choice, Discovery
-from sso_bridge.services import build_services
 from sso_bridge.settings import load_settings
-from tests.federation.factory import Idp, key_pair
+from tests.federation.factory import Idp, aggregate_xml, idp_xml, key_pair, sign_aggregate
 from tests.samlfactory.idp import TestIdp
 from tests.support import write_config
 
@@ -38,6 +35,9 @@ def university(number: int) -> Idp:
 
 
 CERT = key_pair("idp")[1]
+FEDERATION = key_pair("federation")
+GUEST = TestIdp("https://guest.example/idp", "https://guest.example/sso", scopes=("guest.example",))
+GUEST_NAMES = {"en": "Guest accounts", "ru": "Гостевые учётные записи"}
 FEW = [
     Idp("https://idp.kaznu.example/idp", scopes=["kaznu.example"],
         names={"en": "Al-Farabi Kazakh National University",
@@ -56,34 +56,6 @@ FEW = [
 MANY = FEW + [university(n) for n in range(1, 21)]
 
 
-class _Idps:
-    """``sso_bridge.idps.Idps``'s interface over the engine's own search (until the core)."""
-
-    def __init__(self, idps: list[Idp]) -> None:
-        self.entries = {i.entity_id: i for i in idps}
-        self.engine = Discovery([(i.entity_id, {
-            "names": i.names, "keywords": {k: v.split() for k, v in i.keywords.items()},
-            "scopes": [(s, False) for s in i.scopes], "logo": i.logo}) for i in idps])
-
-    def get(self, entity_id: str) -> object | None:
-        return self.entries.get(entity_id)
-
-    def search(self, query: str, language: str, limit: int = 10) -> list[Choice]:
-        return self.engine.search(query, language, limit)
-
-    def choice(self, entity_id: str, language: str) -> Choice | None:
-        found = [c for c in self.listed(language, 10_000) if c.entity_id == entity_id]
-        return found[0] if found else None
-
-    def listed(self, language: str, limit: int) -> list[Choice]:
-        texts = self.engine._in(language)
-        return sorted((Choice(t.entry.entity_id, t.name, t.entry.logo, "name") for t in texts),
-                      key=lambda c: c.name.casefold())[:limit]
-
-    def count(self) -> int:
-        return len(self.entries)
-
-
 @dataclass
 class Bridge:
     client: FlaskClient
@@ -92,12 +64,19 @@ class Bridge:
 
 def discovery_bridge(tmp_path: Path, idps: list[Idp], *, remember_days: int = 90,
                      external_url: str = "") -> Bridge:
-    (tmp_path / "idp.xml").write_text(TestIdp().metadata_xml())
-    path, env = write_config(tmp_path, base_url=BASE, sakai_url=SAKAI,
-                             idp={"metadata_file": "idp.xml"})
+    """A bridge trusting ``GUEST`` (configured, named by ``display_name``) and a federation
+    of ``idps`` (a signed aggregate), as an admin sets it up."""
+    key, cert = FEDERATION
+    (tmp_path / "federation.crt").write_text(cert)
+    (tmp_path / "federation.xml").write_bytes(
+        sign_aggregate(aggregate_xml([idp_xml(i) for i in idps]), key))
+    (tmp_path / "guest.xml").write_text(GUEST.metadata_xml())
+    path, env = write_config(
+        tmp_path, base_url=BASE, sakai_url=SAKAI,
+        idp={"metadata_file": "guest.xml", "display_name": GUEST_NAMES},
+        extra={"federations": {"test": {"file": "federation.xml",
+                                        "signing_certificate": "federation.crt"}},
+               "discovery": {"remember_days": remember_days, "external_url": external_url},
+               "store": {"state_directory": "state"}})  # the index: this test's own
     settings = load_settings(path, env)
-    object.__setattr__(settings, "discovery", SimpleNamespace(
-        external_url=external_url, remember_days=remember_days))
-    services = build_services(settings)
-    services.idps = _Idps(idps)  # type: ignore[attr-defined]
-    return Bridge(create_app(settings, services).test_client(), settings)
+    return Bridge(create_app(settings).test_client(), settings)

@@ -53,7 +53,8 @@ def choice_links(html: str) -> dict[str, str]:
 def test_with_few_idps_the_page_lists_them_all_by_name(few: FlaskClient) -> None:
     html = page(few)
     assert names(html) == ["Al-Farabi Kazakh National University",
-                           "American University of Central Asia", "Partner Organisation"]
+                           "American University of Central Asia", "Guest accounts",
+                           "Partner Organisation"]  # the configured IdP among the federation's
     link = urlsplit(choice_links(html)["Partner Organisation"])
     assert link.path == "/sso/saml/discovery/choose"
     assert parse_qs(link.query)["choice"] == ["https://login.partner.example/saml"]
@@ -81,6 +82,7 @@ def test_names_are_in_the_learners_language_where_the_metadata_has_it(
     russian = page(few, "ru")
     assert "Казахский национальный университет имени аль-Фараби" in names(russian)
     assert "American University of Central Asia" in names(russian)  # no Russian name: English
+    assert "Гостевые учётные записи" in names(russian)  # idp.display_name, in Russian
     assert "<h1>Выберите свою организацию</h1>" in russian
     found = page(few, "ru", q="КазНУ")
     assert names(found) == ["Казахский национальный университет имени аль-Фараби"]
@@ -91,6 +93,7 @@ def test_an_email_address_finds_the_idp_by_its_scope(many: FlaskClient) -> None:
         "Al-Farabi Kazakh National University"]
     assert names(page(many, q="a.student@cs.uni7.example")) == ["Example University 7"]
     assert names(page(many, q="someone@elsewhere.example")) == []
+    assert names(page(many, q="visitor@guest.example")) == ["Guest accounts"]  # configured
 
 
 def test_logos_are_shown_only_from_https(few: FlaskClient) -> None:

@@ -22,6 +22,7 @@ from tests.web.discovery_fixtures import (
     LOGIN,
     RETURN,
     SP_ENTITY,
+    TARGET,
     discovery_bridge,
     protocol,
 )
@@ -70,7 +71,7 @@ def test_the_remembered_idp_is_offered_first_next_time(client: FlaskClient) -> N
     page = client.get("/sso/saml/discovery?" + urlencode(protocol())).text
     assert page.index("Used last time") < page.index('role="search"')
     assert offered(client) == ["American University of Central Asia", "Partner Organisation",
-                               "Al-Farabi Kazakh National University"]
+                               "Al-Farabi Kazakh National University", "Guest accounts"]
 
 
 def test_is_passive_goes_back_at_once(client: FlaskClient) -> None:
@@ -108,7 +109,7 @@ def test_a_forged_remembered_cookie_offers_only_trusted_idps(client: FlaskClient
     passive = client.get("/sso/saml/discovery?" + urlencode(protocol(isPassive="true")))
     assert passive.location.endswith("&" + urlencode({"idp": AUCA}))
     client.set_cookie(REMEMBERED_COOKIE, "%%%not base64", path="/sso/saml/")
-    assert len(offered(client)) == 3
+    assert len(offered(client)) == 4  # nothing remembered: all four, by name
 
 
 @pytest.mark.parametrize(("attack", "return_url"), [
@@ -175,3 +176,44 @@ def test_the_sp_metadata_publishes_the_discovery_response(client: FlaskClient) -
     [response] = root.findall("md:SPSSODescriptor/md:Extensions/idpdisc:DiscoveryResponse",
                               NAMESPACES)
     assert dict(response.attrib) == {"Binding": IDPDISC, "Location": LOGIN, "index": "1"}
+
+
+def test_the_login_sends_the_learner_to_the_discovery_page_and_back(client: FlaskClient) -> None:
+    """The whole round: /saml/login without an IdP, the page, the choice, the IdP."""
+    start = client.get("/sso/saml/login?" + urlencode({"target": TARGET}))
+    assert start.status_code == 302
+    to_page = urlsplit(start.location)
+    assert f"{to_page.scheme}://{to_page.netloc}{to_page.path}" == BASE + "/saml/discovery"
+    assert parse_qs(to_page.query) == {"entityID": [SP_ENTITY], "return": [RETURN],
+                                       "returnIDParam": ["idp"]}
+    page = client.get("/sso/saml/discovery?" + to_page.query)
+    link = re.search(r'<a href="([^"]+)"><img[^>]+><span>American University',
+                     page.text).group(1)  # type: ignore[union-attr]
+    back = client.get(unescape(link))
+    assert back.location == RETURN + "&" + urlencode({"idp": AUCA})
+    to_idp = client.get("/sso/saml/login?" + urlsplit(back.location).query)
+    assert to_idp.status_code == 302
+    assert to_idp.location.startswith("https://idp.auca.example/idp/profile/SAML2/Redirect/SSO?")
+    assert "SAMLRequest=" in to_idp.location
+
+
+def test_an_external_discovery_service_gets_the_protocols_request(tmp_path: Path) -> None:
+    external = "https://service.seamlessaccess.example/ds/?lang=en"
+    client = discovery_bridge(tmp_path, FEW, external_url=external).client
+    start = client.get("/sso/saml/login?" + urlencode({"target": TARGET}))
+    assert start.status_code == 302
+    assert start.location.startswith(external + "&")
+    assert parse_qs(urlsplit(start.location).query) == {
+        "lang": ["en"], "entityID": [SP_ENTITY], "return": [RETURN], "returnIDParam": ["idp"]}
+    answer = client.get("/sso/saml/login?" + urlencode({"target": TARGET, "idp": KAZNU}))
+    assert answer.location.startswith("https://idp.kaznu.example/idp/profile/SAML2/Redirect/SSO?")
+
+
+def test_an_unknown_idp_in_the_login_offers_the_discovery_page_for_the_same_target(
+        client: FlaskClient) -> None:
+    reply = client.get("/sso/saml/login?" + urlencode(
+        {"target": TARGET, "idp": "https://evil.example/idp"}))
+    assert reply.status_code == 400 and "(idp_unknown)" in reply.text
+    link = unescape(re.search(r'<a class="button" href="([^"]+)"',
+                              reply.text).group(1))  # type: ignore[union-attr]
+    assert parse_qs(urlsplit(link).query)["return"] == [RETURN]  # the learner's target kept
