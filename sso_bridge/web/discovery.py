@@ -197,14 +197,15 @@ class Found:
 
 def _find(discovery: DiscoveryRequest, query: str, skip: set[str]) -> Found:
     idps, language = services().idps, _language()
-    status = get_template_attribute("discovery_parts.html", "status")
+    many = idps.count() > SHOW_ALL_UP_TO
     if query:
         choices = idps.search(query, language, MAX_RESULTS)
-    elif idps.count() <= SHOW_ALL_UP_TO:
+    elif not many:
         choices = [c for c in idps.listed(language, SHOW_ALL_UP_TO) if c.entity_id not in skip]
     else:
         choices = []
-    text = status(query=query, found=len(choices), many=idps.count() > SHOW_ALL_UP_TO)
+    status = get_template_attribute("discovery_parts.html", "status")
+    text = status(query=query, found=len(choices), many=many)
     return Found(query, [_shown(c, discovery) for c in choices], str(text.unescape()))
 
 
@@ -245,7 +246,7 @@ def search() -> Response:
     lang = request.args.get("lang", "")
     if lang in {x.code for x in current_app.extensions["sso_bridge_lang"]}:
         g.language = lang
-    found = _find(read_request(request.args), _query(), set())
+    found = _find(read_request(request.args), _query(), set(_remembered()))
     return _with_csp(jsonify(query=found.query, status=found.status, results=[
         {"entityID": s.entity_id, "name": s.name, "logo": s.logo, "href": s.href}
         for s in found.shown]))
