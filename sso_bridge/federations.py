@@ -96,8 +96,13 @@ class Federation:
     def start(self) -> None:
         """Before the workers fork: the aggregate's index built (or found fresh); ConfigError
         when there is none and none can be built."""
-        if self.source is not None:
+        if self.source is None:
+            return
+        try:
             self.source.start()
+        except ConfigError as exc:  # the engine names the file; the admin needs the table
+            raise ConfigError([p if p.startswith(f"'{self.key}") else f"'{self.key}': {p}"
+                               for p in exc.problems]) from exc
 
     def ensure_running(self) -> None:
         if self.source is not None:
@@ -134,11 +139,15 @@ class Federation:
             if cached is not None and cached[0] == generation:
                 self._trusts.move_to_end(entity_id)
                 return cached[1]
+        kept = scopes_left(self, record)
+        if record.scopes and not kept.scopes:
+            log.warning("%s: IdP %s cannot be used: every scope it declares is another IdP's "
+                        "too, or a regular expression, so it can vouch for no account", self.key, entity_id[:200])
+            return None
         try:
             loaded_at = time.time() if self.source is None else self.source.index.summary().built_at
             trust = self._build_trust(self.key, self.section,
-                                      idp_metadata(scopes_left(self, record), self.section.source,
-                                                   loaded_at))
+                                      idp_metadata(kept, self.section.source, loaded_at))
         except ConfigError as exc:
             log.warning("%s: IdP %s cannot be used: %s", self.key, entity_id[:200], exc.detail)
             return None
