@@ -160,10 +160,10 @@ def test_attack_two_federation_idps_declaring_one_scope_neither_can_use_it(
 
 
 def test_attack_an_idp_whose_only_scope_is_shared_cannot_be_used(
-        bridge: Callable[..., Bridge], keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
+        bridge: Callable[..., Bridge], keys: Keys, capfd: pytest.CaptureFixture[str]) -> None:
     xml = signed_aggregate(keys["federation"][0], [
         member(TWIN_A, "shared.example"), member(TWIN_B, "twin-b.example", "shared.example")])
     client, services = bridge(xml)
     not_admitted(client, TWIN_A.entity_id)
-    assert "every scope it declares is another IdP's too" in caplog.text
+    assert "every scope it declares is another IdP's too" in capfd.readouterr().err
     assert log_in(client, services, TWIN_B, "eve@twin-b.example").status_code == 302
