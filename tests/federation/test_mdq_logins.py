@@ -1,0 +1,105 @@
+"""Learners of IdPs an MDQ service publishes (``[federations.NAME] mdq_url``), through the
+bridge's routes: signed per-entity metadata over https from the test MDQ server.
+
+An answer the federation's key did not sign as served, one describing another entity, or one
+out of date is not metadata the bridge may trust: the learner gets ``idp_metadata_unavailable``
+(503, try later), no AuthnRequest goes out, and Sakai is never called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from sso_bridge.app import create_app
+from sso_bridge.demo.sakai_sim import SakaiSimulator, SimConfig
+from sso_bridge.services import Services
+from sso_bridge.settings import load_settings
+from tests.federation.bridge import (
+    COLLEGE,
+    HOST,
+    TWIN_A,
+    configure,
+    log_in,
+    member,
+    sakai_calls,
+    sakai_user,
+)
+from tests.federation.conftest import Keys
+from tests.federation.factory import cert_body, idp_xml, signed_entity
+from tests.federation.servers import MdqService, mdq_server
+from tests.sakai.tls import localhost_certificate, server_context
+
+
+@pytest.fixture
+def sim() -> Iterator[SakaiSimulator]:
+    with SakaiSimulator(SimConfig()).serve("127.0.0.1", 0) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def service(keys: Keys) -> MdqService:
+    mdq = MdqService()
+    for idp in (member(COLLEGE, "college.example"), member(TWIN_A, "twin-a.example")):
+        mdq.entities[idp.entity_id] = signed_entity(idp_xml(idp), keys["federation"][0])
+    return mdq
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, sim: SakaiSimulator, keys: Keys, service: MdqService,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FlaskClient, Services]]:
+    """The bridge with ``[federations.fed] mdq_url`` the test MDQ server over https."""
+    cert, key = localhost_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with mdq_server(service, server_context(cert, key), host="localhost") as base:
+        path, env = configure(tmp_path, sim, keys["federation"][1], {"mdq_url": base})
+        app = create_app(load_settings(path, env))
+        yield app.test_client(), app.extensions["sso_bridge"]
+
+
+def test_a_learner_of_an_mdq_idp_logs_in(bridge: tuple[FlaskClient, Services],
+                                         sim: SakaiSimulator, service: MdqService) -> None:
+    client, services = bridge
+    reply = log_in(client, services, COLLEGE, "ann@college.example")
+    assert reply.status_code == 302, reply.text
+    assert sakai_user(sim, "ann@college.example")["email"] == "ann@mail.example"
+    assert service.requests[COLLEGE.entity_id] == 1  # fetched once, for the login's start
+
+
+def _broken_signature(keys: Keys, service: MdqService) -> bytes:
+    genuine = service.entities[COLLEGE.entity_id]
+    attacker = cert_body(keys["other"][1])[:64].encode()
+    tampered = genuine.replace(cert_body(COLLEGE.cert_pem)[:64].encode(), attacker)
+    assert tampered != genuine
+    return tampered
+
+
+TAMPERED: dict[str, Callable[[Keys, MdqService], bytes]] = {
+    "signature_broken": _broken_signature,
+    "another_entitys_signed_metadata": lambda keys, service: service.entities[TWIN_A.entity_id],
+    "expired": lambda keys, service: signed_entity(
+        idp_xml(member(COLLEGE, "college.example")), keys["federation"][0],
+        valid_for=timedelta(hours=-1)),
+}
+WHY = {"signature_broken": "is not signed by the key of",
+       "another_entitys_signed_metadata": f"describes '{TWIN_A.entity_id}'",
+       "expired": "expired at"}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_attack_tampered_mdq_answer_is_unavailable_and_touches_nothing(
+        bridge: tuple[FlaskClient, Services], sim: SakaiSimulator, service: MdqService,
+        keys: Keys, case: str, capfd: pytest.CaptureFixture[str]) -> None:
+    client, _ = bridge
+    service.entities[COLLEGE.entity_id] = TAMPERED[case](keys, service)
+    reply = client.get("/sso/saml/login", query_string={"idp": COLLEGE.entity_id},
+                       base_url=HOST)
+    assert reply.status_code == 503, reply.text
+    assert "idp_metadata_unavailable" in reply.text
+    assert "Location" not in reply.headers
+    assert sakai_calls(sim) == {} and sakai_user(sim, "ann@college.example") == {}
+    assert WHY[case] in capfd.readouterr().err  # the log says why, for the admin
