@@ -8,6 +8,8 @@ out of date is not metadata the bridge may trust: the learner gets ``idp_metadat
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -93,8 +95,9 @@ WHY = {"signature_broken": "is not signed by the key of",
 @pytest.mark.parametrize("case", sorted(TAMPERED))
 def test_attack_tampered_mdq_answer_is_unavailable_and_touches_nothing(
         bridge: tuple[FlaskClient, Services], sim: SakaiSimulator, service: MdqService,
-        keys: Keys, case: str, capfd: pytest.CaptureFixture[str]) -> None:
+        keys: Keys, case: str, caplog: pytest.LogCaptureFixture) -> None:
     client, _ = bridge
+    logging.getLogger("sso_bridge").addHandler(caplog.handler)  # it does not propagate
     service.entities[COLLEGE.entity_id] = TAMPERED[case](keys, service)
     reply = client.get("/sso/saml/login", query_string={"idp": COLLEGE.entity_id},
                        base_url=HOST)
@@ -102,4 +105,5 @@ def test_attack_tampered_mdq_answer_is_unavailable_and_touches_nothing(
     assert "idp_metadata_unavailable" in reply.text
     assert "Location" not in reply.headers
     assert sakai_calls(sim) == {} and sakai_user(sim, "ann@college.example") == {}
-    assert WHY[case] in capfd.readouterr().err  # the log says why, for the admin
+    logging.getLogger("sso_bridge").removeHandler(caplog.handler)
+    assert WHY[case] in caplog.text  # the log says why, for the admin
