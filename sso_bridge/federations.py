@@ -142,7 +142,8 @@ class Federation:
         kept = scopes_left(self, record)
         if record.scopes and not kept.scopes:
             log.warning("%s: IdP %s cannot be used: every scope it declares is another IdP's "
-                        "too, or a regular expression, so it can vouch for no account", self.key, entity_id[:200])
+                        "too, or a regular expression, so it can vouch for no account",
+                        self.key, entity_id[:200])
             return None
         try:
             loaded_at = time.time() if self.source is None else self.source.index.summary().built_at

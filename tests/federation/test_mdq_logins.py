@@ -9,7 +9,6 @@ out of date is not metadata the bridge may trust: the learner gets ``idp_metadat
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
