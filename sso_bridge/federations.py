@@ -61,6 +61,18 @@ def idp_metadata(record: IdpRecord, source: str, loaded_at: float) -> IdpMetadat
                        logo=record.logos[0].url if record.logos else "")
 
 
+def admitted(section: FederationSection, record: IdpRecord) -> bool:
+    """The admission lists, for an MDQ answer (an aggregate's IdPs are admitted as it is
+    indexed): every list given must hold."""
+    if section.entity_ids and record.entity_id not in section.entity_ids:
+        return False
+    if (section.registration_authorities
+            and record.registration_authority not in section.registration_authorities):
+        return False
+    return not section.entity_categories or bool(
+        set(section.entity_categories).intersection(record.entity_categories))
+
+
 class Federation:
     def __init__(self, key: str, section: FederationSection, config_dir: Path, state_dir: Path,
                  build_trust: TrustBuilder, languages: tuple[str, ...] = ("en",)) -> None:
@@ -111,13 +123,17 @@ class Federation:
     def record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
         """The admitted IdP's record and the generation it is of (None: not admitted)."""
         if self.mdq is not None:
+            if self.section.entity_ids and entity_id not in self.section.entity_ids:
+                return None  # not admitted: the MDQ service need not be asked
             try:
                 record = self.mdq.lookup(entity_id)
             except ConfigError as exc:
                 raise errors.IdpMetadataUnavailable(
                     f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
                     f"{exc.detail}") from exc
-            return None if record is None else (record, record.valid_until)
+            if record is None or not admitted(self.section, record):
+                return None
+            return record, record.valid_until
         assert self.source is not None
         try:
             generation = self.source.index.generation
