@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -31,7 +32,7 @@ from tests.federation.bridge import (
     sakai_user,
 )
 from tests.federation.conftest import Keys
-from tests.federation.factory import cert_body, idp_xml, signed_entity
+from tests.federation.factory import RANDS, cert_body, idp_xml, signed_entity
 from tests.federation.servers import MdqService, mdq_server
 from tests.sakai.tls import localhost_certificate, server_context
 
@@ -51,15 +52,27 @@ def service(keys: Keys) -> MdqService:
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, sim: SakaiSimulator, keys: Keys, service: MdqService,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FlaskClient, Services]]:
-    """The bridge with ``[federations.fed] mdq_url`` the test MDQ server over https."""
+def mdq_url(tmp_path: Path, service: MdqService,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The test MDQ server over https, its certificate trusted as a system CA would be."""
     cert, key = localhost_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     with mdq_server(service, server_context(cert, key), host="localhost") as base:
-        path, env = configure(tmp_path, sim, keys["federation"][1], {"mdq_url": base})
-        app = create_app(load_settings(path, env))
-        yield app.test_client(), app.extensions["sso_bridge"]
+        yield base
+
+
+def make_bridge(tmp_path: Path, sim: SakaiSimulator, keys: Keys,
+                **federation: Any) -> tuple[FlaskClient, Services]:
+    path, env = configure(tmp_path, sim, keys["federation"][1], federation)
+    app = create_app(load_settings(path, env))
+    return app.test_client(), app.extensions["sso_bridge"]
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, sim: SakaiSimulator, keys: Keys,
+           mdq_url: str) -> tuple[FlaskClient, Services]:
+    """The bridge with ``[federations.fed] mdq_url`` the test MDQ server."""
+    return make_bridge(tmp_path, sim, keys, mdq_url=mdq_url)
 
 
 def test_a_learner_of_an_mdq_idp_logs_in(bridge: tuple[FlaskClient, Services],
@@ -106,3 +119,30 @@ def test_attack_tampered_mdq_answer_is_unavailable_and_touches_nothing(
     assert sakai_calls(sim) == {} and sakai_user(sim, "ann@college.example") == {}
     logging.getLogger("sso_bridge").removeHandler(caplog.handler)
     assert WHY[case] in caplog.text  # the log says why, for the admin
+
+
+def not_admitted(client: FlaskClient, entity_id: str) -> None:
+    reply = client.get("/sso/saml/login", query_string={"idp": entity_id}, base_url=HOST)
+    assert reply.status_code == 400 and "idp_unknown" in reply.text
+    assert "Location" not in reply.headers
+
+
+def test_an_mdq_idp_not_on_the_entity_id_list_is_unknown_and_not_asked_for(
+        tmp_path: Path, sim: SakaiSimulator, keys: Keys, mdq_url: str,
+        service: MdqService) -> None:
+    client, services = make_bridge(tmp_path, sim, keys, mdq_url=mdq_url,
+                                   entity_ids=[COLLEGE.entity_id])
+    not_admitted(client, TWIN_A.entity_id)
+    assert service.requests[TWIN_A.entity_id] == 0
+    assert log_in(client, services, COLLEGE, "ann@college.example").status_code == 302
+
+
+def test_an_mdq_idp_without_the_entity_category_is_unknown(
+        tmp_path: Path, sim: SakaiSimulator, keys: Keys, mdq_url: str,
+        service: MdqService) -> None:
+    service.entities[COLLEGE.entity_id] = signed_entity(
+        idp_xml(member(COLLEGE, "college.example", categories=[RANDS])), keys["federation"][0])
+    client, services = make_bridge(tmp_path, sim, keys, mdq_url=mdq_url,
+                                   entity_categories=[RANDS])
+    not_admitted(client, TWIN_A.entity_id)
+    assert log_in(client, services, COLLEGE, "ann@college.example").status_code == 302
