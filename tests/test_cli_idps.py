@@ -147,3 +147,12 @@ def test_check_config_names_both_tables_of_idps_that_could_claim_one_account(
     assert code == EXIT_PROBLEMS, output
     assert f"[idp] and [idps.partner]: IdPs {UNI} and {PARTNER} could both claim the same " \
         "Sakai account: their scopes overlap (uni.example)" in output
+
+
+def test_idps_exits_1_naming_the_federation_whose_aggregate_is_refused(
+        tmp_path: Path) -> None:
+    expired = signed_aggregate(SIGNER[0], valid_for=dt.timedelta(hours=-1))
+    code, output = run(["idps"], *configure(tmp_path, aggregate=expired))
+    assert code == EXIT_PROBLEMS, output
+    assert "configuration has 1 problem(s):" in output
+    assert "'federations.fed': " in output and "expired at" in output
