@@ -103,6 +103,7 @@ class Federation:
                                           hooks=(metrics.observe_federation_refresh,))
             self.discovery = LiveDiscovery(self.source.index, languages)
         self._trusts: OrderedDict[str, tuple[Any, IdpTrust]] = OrderedDict()
+        self._validity: tuple[Any, float] | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -121,26 +122,47 @@ class Federation:
             self.source.ensure_running()
 
     def record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
-        """The admitted IdP's record and the generation it is of (None: not admitted)."""
+        """The admitted IdP's record and the generation it is of (None: not admitted);
+        IdpMetadataUnavailable when the metadata it would come from cannot be trusted now."""
         if self.mdq is not None:
-            if self.section.entity_ids and entity_id not in self.section.entity_ids:
-                return None  # not admitted: the MDQ service need not be asked
-            try:
-                record = self.mdq.lookup(entity_id)
-            except ConfigError as exc:
-                raise errors.IdpMetadataUnavailable(
-                    f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
-                    f"{exc.detail}") from exc
-            if record is None or not admitted(self.section, record):
-                return None
-            return record, record.valid_until
+            return self._mdq_record(entity_id)
         assert self.source is not None
         try:
             generation = self.source.index.generation
             record = self.source.index.find(entity_id)
+            if record is None:
+                return None
+            until = self._valid_until(generation)
         except UNREADABLE:
             return None
-        return None if record is None else (record, generation)
+        if until <= time.time():  # no good copy since: its keys are no longer vouched for
+            raise errors.IdpMetadataUnavailable(
+                f"{self.key}: the federation metadata expired at "
+                f"{time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(until))} and no good "
+                f"copy has come since; {entity_id[:200]} cannot be trusted until one does")
+        return record, generation
+
+    def _valid_until(self, generation: Any) -> float:
+        """The index's validUntil, read once per index generation."""
+        assert self.source is not None
+        cached = self._validity
+        if cached is None or cached[0] != generation:
+            cached = self._validity = (generation, self.source.index.summary().valid_until)
+        return float(cached[1])
+
+    def _mdq_record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
+        assert self.mdq is not None
+        if self.section.entity_ids and entity_id not in self.section.entity_ids:
+            return None  # not admitted: the MDQ service need not be asked
+        try:
+            record = self.mdq.lookup(entity_id)
+        except ConfigError as exc:
+            raise errors.IdpMetadataUnavailable(
+                f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
+                f"{exc.detail}") from exc
+        if record is None or not admitted(self.section, record):
+            return None
+        return record, record.valid_until
 
     def trust(self, entity_id: str,
               scopes_left: Callable[[Federation, IdpRecord], IdpRecord]) -> IdpTrust | None:
