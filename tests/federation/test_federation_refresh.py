@@ -34,6 +34,7 @@ from tests.federation.bridge import (
     log_in,
     member,
     members,
+    sakai_calls,
     sakai_user,
     signed_aggregate,
 )
@@ -149,3 +150,22 @@ def test_a_good_new_aggregate_is_taken_on_refresh(
     assert old_key.status_code == 400 and "saml_invalid" in old_key.text
     assert sakai_user(sim, "ann@college.example") == {}
     assert log_in(client, services, rolled, "ann@college.example").status_code == 302
+
+
+def test_attack_an_aggregate_past_its_valid_until_no_longer_vouches_for_its_idps(
+        tmp_path: Path, sim: SakaiSimulator, keys: Keys) -> None:
+    """No good copy came before validUntil (a blocked download must not keep old keys
+    trusted for ever): its IdPs are unavailable until one does, and readiness is red."""
+    xml = signed_aggregate(keys["federation"][0], valid_for=timedelta(seconds=8))
+    path, env = write(tmp_path, sim, keys, xml, refresh_seconds=0)
+    app = create_app(load_settings(path, env))
+    client, services = app.test_client(), app.extensions["sso_bridge"]
+    assert log_in(client, services, COLLEGE, "ann@college.example").status_code == 302
+    wait_for(lambda: readyz_source(client)["ok"] is False, "expiry in /readyz", seconds=15)
+    assert client.get("/sso/readyz", base_url=HOST).status_code == 503
+    calls = sakai_calls(sim)
+    reply = client.get("/sso/saml/login", query_string={"idp": COLLEGE.entity_id},
+                       base_url=HOST)
+    assert reply.status_code == 503 and "idp_metadata_unavailable" in reply.text
+    assert "Location" not in reply.headers
+    assert sakai_calls(sim) == calls
