@@ -8,6 +8,7 @@ loses a scope another IdP also declares).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,10 +161,15 @@ def test_attack_two_federation_idps_declaring_one_scope_neither_can_use_it(
 
 
 def test_attack_an_idp_whose_only_scope_is_shared_cannot_be_used(
-        bridge: Callable[..., Bridge], keys: Keys, capfd: pytest.CaptureFixture[str]) -> None:
+        bridge: Callable[..., Bridge], keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
     xml = signed_aggregate(keys["federation"][0], [
         member(TWIN_A, "shared.example"), member(TWIN_B, "twin-b.example", "shared.example")])
     client, services = bridge(xml)
-    not_admitted(client, TWIN_A.entity_id)
-    assert "every scope it declares is another IdP's too" in capfd.readouterr().err
+    logger = logging.getLogger("sso_bridge")
+    logger.addHandler(caplog.handler)  # the bridge's logger does not propagate
+    try:
+        not_admitted(client, TWIN_A.entity_id)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "every scope it declares is another IdP's too" in caplog.text
     assert log_in(client, services, TWIN_B, "eve@twin-b.example").status_code == 302

@@ -109,15 +109,18 @@ def test_attack_tampered_mdq_answer_is_unavailable_and_touches_nothing(
         bridge: tuple[FlaskClient, Services], sim: SakaiSimulator, service: MdqService,
         keys: Keys, case: str, caplog: pytest.LogCaptureFixture) -> None:
     client, _ = bridge
-    logging.getLogger("sso_bridge").addHandler(caplog.handler)  # it does not propagate
     service.entities[COLLEGE.entity_id] = TAMPERED[case](keys, service)
-    reply = client.get("/sso/saml/login", query_string={"idp": COLLEGE.entity_id},
-                       base_url=HOST)
+    logger = logging.getLogger("sso_bridge")
+    logger.addHandler(caplog.handler)  # the bridge's logger does not propagate
+    try:
+        reply = client.get("/sso/saml/login", query_string={"idp": COLLEGE.entity_id},
+                           base_url=HOST)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert reply.status_code == 503, reply.text
     assert "idp_metadata_unavailable" in reply.text
     assert "Location" not in reply.headers
     assert sakai_calls(sim) == {} and sakai_user(sim, "ann@college.example") == {}
-    logging.getLogger("sso_bridge").removeHandler(caplog.handler)
     assert WHY[case] in caplog.text  # the log says why, for the admin
 
 
