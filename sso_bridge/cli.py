@@ -1,4 +1,4 @@
-"""``sso-bridge``: serve, demo, keygen, check-config, metadata, healthcheck."""
+"""``sso-bridge``: serve, demo, keygen, check-config, idps, metadata, healthcheck."""
 
 from __future__ import annotations
 
@@ -76,6 +76,35 @@ def check_config(config_path: str | None, offline: bool) -> None:
                                    "federations")
     click.echo(f"configuration OK: {trusted}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
+
+
+@main.command(epilog="Exit status: 0 no problem, 1 a problem (each listed), 2 the "
+              "configuration file or a secret is wrong.")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of lines.")
+@click.option("--all", "members", is_flag=True,
+              help="Also list each federation's admitted IdPs (entityID, display name).")
+def idps(config_path: str | None, as_json: bool, members: bool) -> None:
+    """List the trusted IdPs and federations: source, signing-certificate expiry, last load
+    or refresh, and any problem."""
+    import json
+
+    from sso_bridge import idps_report
+    from sso_bridge.services import build_services
+
+    settings = _settings(config_path)
+    try:
+        found = idps_report.report(build_services(settings), members=members)
+    except ConfigError as exc:
+        _report(exc.problems)
+        sys.exit(EXIT_PROBLEMS)
+    if as_json:
+        click.echo(json.dumps(idps_report.as_json(found), indent=2, ensure_ascii=False))
+    else:
+        for line in idps_report.lines(found):
+            click.echo(line)
+    if found.problems:
+        sys.exit(EXIT_PROBLEMS)
 
 
 @main.command()

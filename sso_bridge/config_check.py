@@ -15,6 +15,7 @@ from typing import Literal
 
 from sso_bridge import presets
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.idps_report import CERTIFICATE_WARNING_DAYS, certificate_expiry, when
 from sso_bridge.keys import EXPIRY_WARNING_DAYS, SpCredentials
 from sso_bridge.saml.sp_metadata import federation_gaps
 from sso_bridge.services import Services
@@ -140,8 +141,39 @@ def sakai_handover(settings: Settings, services: Services) -> Iterator[Finding]:
         yield Finding("ok", line)
 
 
+def idp_certificates(settings: Settings, services: Services) -> Iterator[Finding]:
+    """Each configured IdP's earliest signing certificate: expired (a problem), or expiring
+    within ``CERTIFICATE_WARNING_DAYS`` (a warning: the IdP's new key must reach the
+    metadata the bridge reads before then)."""
+    now = dt.datetime.now(dt.UTC).timestamp()
+    for trust in services.sp.configured():
+        expiry = certificate_expiry(trust.idp.signing_certs)
+        if expiry is None:
+            continue
+        days = (expiry - now) / 86400
+        what = f"the signing certificate of [{trust.key}] ({trust.entity_id})"
+        if days <= 0:
+            yield Finding("problem", f"{what} EXPIRED on {when(expiry)}: the IdP must publish "
+                                     "its new key in the metadata the bridge reads")
+        elif days < CERTIFICATE_WARNING_DAYS:
+            yield Finding("warning", f"{what} expires in {days:.0f} days (on {when(expiry)}): "
+                                     "make sure the IdP's next key is in its metadata by then")
+
+
+def federation_scopes(settings: Settings, services: Services) -> Iterator[Finding]:
+    """The federation IdPs that lose a scope another IdP also declares (``idps.py``)."""
+    lost = services.idps.scopes_lost()
+    if lost:
+        listed = "; ".join(f"{entity_id} [{key}]: {', '.join(scopes)}"
+                           for entity_id, (key, scopes) in sorted(lost.items()))
+        yield Finding("warning", f"{len(lost)} federation IdP(s) cannot vouch for a scope "
+                                 "another IdP also declares, so their learners of those "
+                                 f"domains cannot sign in through them: {listed}")
+
+
 CHECKS: list[Check] = [idp_metadata, idp_preset, certificates, other_warnings,
-                       federation_registration, learner_pages]
+                       federation_registration, learner_pages, idp_certificates,
+                       federation_scopes]
 ONLINE_CHECKS: list[Check] = [sakai_handover]
 
 

@@ -61,6 +61,18 @@ def idp_metadata(record: IdpRecord, source: str, loaded_at: float) -> IdpMetadat
                        logo=record.logos[0].url if record.logos else "")
 
 
+def admitted(section: FederationSection, record: IdpRecord) -> bool:
+    """The admission lists, for an MDQ answer (an aggregate's IdPs are admitted as it is
+    indexed): every list given must hold."""
+    if section.entity_ids and record.entity_id not in section.entity_ids:
+        return False
+    if (section.registration_authorities
+            and record.registration_authority not in section.registration_authorities):
+        return False
+    return not section.entity_categories or bool(
+        set(section.entity_categories).intersection(record.entity_categories))
+
+
 class Federation:
     def __init__(self, key: str, section: FederationSection, config_dir: Path, state_dir: Path,
                  build_trust: TrustBuilder, languages: tuple[str, ...] = ("en",)) -> None:
@@ -91,35 +103,66 @@ class Federation:
                                           hooks=(metrics.observe_federation_refresh,))
             self.discovery = LiveDiscovery(self.source.index, languages)
         self._trusts: OrderedDict[str, tuple[Any, IdpTrust]] = OrderedDict()
+        self._validity: tuple[Any, float] | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Before the workers fork: the aggregate's index built (or found fresh); ConfigError
         when there is none and none can be built."""
-        if self.source is not None:
+        if self.source is None:
+            return
+        try:
             self.source.start()
+        except ConfigError as exc:  # the engine names the file; the admin needs the table
+            raise ConfigError([p if p.startswith(f"'{self.key}") else f"'{self.key}': {p}"
+                               for p in exc.problems]) from exc
 
     def ensure_running(self) -> None:
         if self.source is not None:
             self.source.ensure_running()
 
     def record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
-        """The admitted IdP's record and the generation it is of (None: not admitted)."""
+        """The admitted IdP's record and the generation it is of (None: not admitted);
+        IdpMetadataUnavailable when the metadata it would come from cannot be trusted now."""
         if self.mdq is not None:
-            try:
-                record = self.mdq.lookup(entity_id)
-            except ConfigError as exc:
-                raise errors.IdpMetadataUnavailable(
-                    f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
-                    f"{exc.detail}") from exc
-            return None if record is None else (record, record.valid_until)
+            return self._mdq_record(entity_id)
         assert self.source is not None
         try:
             generation = self.source.index.generation
             record = self.source.index.find(entity_id)
+            if record is None:
+                return None
+            until = self._valid_until(generation)
         except UNREADABLE:
             return None
-        return None if record is None else (record, generation)
+        if until <= time.time():  # no good copy since: its keys are no longer vouched for
+            raise errors.IdpMetadataUnavailable(
+                f"{self.key}: the federation metadata expired at "
+                f"{time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(until))} and no good "
+                f"copy has come since; {entity_id[:200]} cannot be trusted until one does")
+        return record, generation
+
+    def _valid_until(self, generation: Any) -> float:
+        """The index's validUntil, read once per index generation."""
+        assert self.source is not None
+        cached = self._validity
+        if cached is None or cached[0] != generation:
+            cached = self._validity = (generation, self.source.index.summary().valid_until)
+        return float(cached[1])
+
+    def _mdq_record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
+        assert self.mdq is not None
+        if self.section.entity_ids and entity_id not in self.section.entity_ids:
+            return None  # not admitted: the MDQ service need not be asked
+        try:
+            record = self.mdq.lookup(entity_id)
+        except ConfigError as exc:
+            raise errors.IdpMetadataUnavailable(
+                f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
+                f"{exc.detail}") from exc
+        if record is None or not admitted(self.section, record):
+            return None
+        return record, record.valid_until
 
     def trust(self, entity_id: str,
               scopes_left: Callable[[Federation, IdpRecord], IdpRecord]) -> IdpTrust | None:
@@ -134,11 +177,16 @@ class Federation:
             if cached is not None and cached[0] == generation:
                 self._trusts.move_to_end(entity_id)
                 return cached[1]
+        kept = scopes_left(self, record)
+        if record.scopes and not kept.scopes:
+            log.warning("%s: IdP %s cannot be used: every scope it declares is another IdP's "
+                        "too, or a regular expression, so it can vouch for no account",
+                        self.key, entity_id[:200])
+            return None
         try:
             loaded_at = time.time() if self.source is None else self.source.index.summary().built_at
             trust = self._build_trust(self.key, self.section,
-                                      idp_metadata(scopes_left(self, record), self.section.source,
-                                                   loaded_at))
+                                      idp_metadata(kept, self.section.source, loaded_at))
         except ConfigError as exc:
             log.warning("%s: IdP %s cannot be used: %s", self.key, entity_id[:200], exc.detail)
             return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable
+from itertools import combinations
 
 from sso_bridge.federations import Federation
 from sso_bridge.saml import attributes
@@ -37,8 +38,10 @@ def eid_shape(trust: IdpTrust) -> EidShape:
 
 
 def check_distinct(trusts: Iterable[IdpTrust]) -> list[str]:
-    """Every pair of configured IdPs that could claim the same Sakai account."""
-    return account_clashes([eid_shape(t) for t in trusts])
+    """Every pair of configured IdPs that could claim the same Sakai account, each problem
+    naming both tables (``[idp] and [idps.partner]: ...``)."""
+    return [f"[{a.key}] and [{b.key}]: {problem}" for a, b in combinations(list(trusts), 2)
+            for problem in account_clashes([eid_shape(a), eid_shape(b)])]
 
 
 class Idps:
@@ -77,6 +80,20 @@ class Idps:
             other.idp != record.entity_id and not affixes_apart(me, other)
             for other in owners.get(s.value.lower(), ())))
         return dataclasses.replace(record, scopes=kept)
+
+    def scopes_lost(self) -> dict[str, tuple[str, list[str]]]:
+        """Each indexed federation IdP that loses a scope it declares (``_scopes_left``):
+        entityID → (its federation's table, the scopes lost), for check-config."""
+        lost: dict[str, tuple[str, list[str]]] = {}
+        for federation in self.federations:
+            discovery = federation.current_discovery()
+            for entity_id, scopes in discovery.scopes() if discovery is not None else ():
+                record = IdpRecord(entity_id, (), (), scopes=scopes)
+                kept = self._scopes_left(federation, record).scopes
+                gone = [s.value for s in scopes if s not in kept]
+                if gone:
+                    lost[entity_id] = (federation.key, gone)
+        return lost
 
     def _scope_owners(self) -> dict[str, list[EidShape]]:
         """Literal scope → the IdPs that declare it, over every configured and indexed IdP;

@@ -16,6 +16,13 @@ from urllib.parse import unquote
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
+    hits: Counter[str] | None = None
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.hits is not None:
+            self.hits[unquote(self.path)] += 1
+        super().do_GET()
+
     def log_message(self, *_: object) -> None:
         pass
 
@@ -36,9 +43,10 @@ def _serving(server: ThreadingHTTPServer, context: ssl.SSLContext | None,
 
 @contextmanager
 def file_server(folder: Path, context: ssl.SSLContext | None = None,
-                host: str = "127.0.0.1") -> Iterator[str]:
-    """The base URL of a server of ``folder``'s files."""
-    server = ThreadingHTTPServer((host, 0), partial(_QuietFiles, directory=str(folder)))
+                host: str = "127.0.0.1", hits: Counter[str] | None = None) -> Iterator[str]:
+    """The base URL of a server of ``folder``'s files; ``hits`` counts the GETs by path."""
+    handler = type("Files", (_QuietFiles,), {"hits": hits})
+    server = ThreadingHTTPServer((host, 0), partial(handler, directory=str(folder)))
     with _serving(server, context, host) as url:
         yield url
 
