@@ -4,6 +4,8 @@ Partner organisation (EIDs from its bare ``uid`` plus ``@partner``) as ``[idps.p
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +18,7 @@ import requests
 from sso_bridge.demo.organisations import PARTNER, PARTNER_SCOPE, UNIVERSITY, person
 from sso_bridge.demo.stack import DemoStack
 from tests.e2e.conftest import bridge_login, sim_users, whoami
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 from tests.support import require_simplesamlphp
 
 # Partner learners whose uid is a University learner's EID local part, or a whole University EID.
@@ -92,3 +95,42 @@ def test_partner_uid_spelling_a_university_eid_cannot_take_that_account(
     browser = _login(two, 1, "bobby")  # uid "bob@example.org" at the Partner
     assert whoami(two, browser)["userEid"] == "bob@example.org@partner"
     assert sim_users(two)["bob@example.org"] == university_bob
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("index", "locale", "typed", "username", "eid"), [
+    (0, "en-GB", "univ", "carol", "carol@example.org"),
+    (1, "ru-RU", "Партн", "partner2", "partner2@partner"),  # the Russian mdui:DisplayName
+])
+def test_a_learner_of_each_idp_finds_it_on_the_discovery_page_and_lands_in_sakai(
+        two: DemoStack, index: int, locale: str, typed: str, username: str, eid: str) -> None:
+    """Chromium: /saml/login without ?idp= shows the discovery page; the learner types part of
+    their IdP's name in the labelled search box, picks the IdP by its display name in their
+    language, signs in there and lands in Sakai as themselves."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    name = two.organisations[index].display_name[locale[:2]]
+    target = two.sakai.url + "/portal/site/welcome"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_context(locale=locale).new_page()
+            page.goto(f"{two.bridge_url}/saml/login?target={target}")
+            assert page.url.startswith(two.bridge_url + "/saml/discovery"), page.url
+            search = page.get_by_role("searchbox")
+            sync_api.expect(search).to_have_accessible_name(re.compile(r"\w"))
+            search.fill(typed)
+            search.press("Enter")
+            choice = page.get_by_role("link", name=name).or_(
+                page.get_by_role("button", name=name))
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"two-idps-discovery-{index}.png"))
+            choice.first.click()
+            page.wait_for_url(two.idps[index].base_url + "**", timeout=15_000)
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", username + "pass")
+            page.press("input[name=password]", "Enter")
+            page.wait_for_url(target, timeout=15_000)
+            page.goto(two.sakai.url + "/direct/session/current.json")
+            assert json.loads(page.inner_text("body"))["userEid"] == eid
+        finally:
+            browser.close()
