@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sso_bridge import errors, logs, metrics
+from sso_bridge.identity import Identity
 from sso_bridge.saml.logout import SingleLogout
 from sso_bridge.services import Services, build_services
 from sso_bridge.settings import BridgeSection, Settings
@@ -153,7 +154,7 @@ def _security_headers(response: Response, request_id: str) -> None:
 def _register_hooks(app: Flask, services: Services) -> None:
     @app.before_request
     def start_request() -> None:
-        services.refresher.ensure_running()
+        services.ensure_refreshing()
         g.request_id = request_id = secrets.token_hex(8)
         g.started = time.perf_counter()
         logs.request_id_var.set(request_id)
@@ -191,11 +192,20 @@ def _register_hooks(app: Flask, services: Services) -> None:
                 "contact": s.bridge.error_contact}
 
 
+def _idp_label(services: Services, identity: Identity | None) -> str:
+    """The IdP of a login for the audit log and metrics: its entityID, or for a refusal
+    before the IdP is known, the one configured IdP ('-' with several)."""
+    if identity is not None:
+        return identity.idp_entity_id
+    only = services.idps.only()
+    return only.entity_id if only else "-"
+
+
 def _audit(services: Services, response: Response) -> None:
     """One audit line and the metrics for every POST to the ACS, whatever its outcome."""
     identity = g.get("identity")
     session = g.get("sakai_session")
-    idp = identity.idp_entity_id if identity else services.idp.entity_id
+    idp = _idp_label(services, identity)
     outcome = "success" if response.status_code == 302 else (
         "error" if response.status_code >= 500 else "refused")
     if g.get("repeated_login"):  # the back button: no login happened

@@ -70,7 +70,11 @@ def check_config(config_path: str | None, offline: bool) -> None:
     if problems:
         _report(problems)
         sys.exit(EXIT_PROBLEMS)
-    click.echo(f"configuration OK: IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
+    configured = services.sp.configured()
+    trusted = f"IdP {configured[0].entity_id}" if len(configured) == 1 and not \
+        settings.federations else (f"{len(configured)} IdPs and {len(settings.federations)} "
+                                   "federations")
+    click.echo(f"configuration OK: {trusted}, SP {settings.sp_entity_id}, "
                f"certificate valid for {services.credentials.days_to_expiry:.0f} more days")
 
 

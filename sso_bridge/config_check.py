@@ -31,11 +31,31 @@ Check = Callable[[Settings, Services], Iterator[Finding]]
 
 
 def idp_metadata(settings: Settings, services: Services) -> Iterator[Finding]:
-    yield Finding("ok", f"IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
-                        f"ACS {settings.acs_url}")
-    if settings.idp.metadata_signing_certificate:
-        yield Finding("ok", "IdP metadata signature verified with "
-                            f"{settings.idp.metadata_signing_certificate}")
+    """Every configured IdP and every federation, with where its metadata came from."""
+    configured = services.sp.configured()
+    if len(configured) == 1 and not settings.federations:
+        yield Finding("ok", f"IdP {services.idp.entity_id}, SP {settings.sp_entity_id}, "
+                            f"ACS {settings.acs_url}")
+    else:
+        yield Finding("ok", f"SP {settings.sp_entity_id}, ACS {settings.acs_url}")
+        for trust in configured:
+            yield Finding("ok", f"IdP {trust.entity_id} [{trust.key}] from {trust.idp.source}")
+    for c in settings.configured_idps():
+        if c.section.metadata_signing_certificate:
+            whose = "" if c.key == "idp" else f" of [{c.key}]"
+            yield Finding("ok", f"IdP metadata{whose} signature verified with "
+                                f"{c.section.metadata_signing_certificate}")
+    for federation in services.idps.federations:
+        ready = federation.readiness()
+        if federation.mdq is not None:
+            yield Finding("ok", f"federation [{federation.key}]: IdPs fetched from the MDQ "
+                                f"service {federation.section.mdq_url} when a login needs them")
+        elif ready.ready:
+            yield Finding("ok", f"federation [{federation.key}]: {ready.idp_count} IdPs admitted "
+                                f"from {federation.section.source}")
+        else:
+            yield Finding("problem", f"federation [{federation.key}]: "
+                                     f"{ready.last_error or 'no valid metadata'}")
 
 
 def certificates(settings: Settings, services: Services) -> Iterator[Finding]:
@@ -70,9 +90,19 @@ def other_warnings(settings: Settings, services: Services) -> Iterator[Finding]:
 
 
 def idp_preset(settings: Settings, services: Services) -> Iterator[Finding]:
-    """The IdP product preset and each value it set (the keys the admin did not write)."""
-    for line in presets.describe(settings.idp.preset, settings.preset_values):
-        yield Finding("ok", line)
+    """Each IdP table's product preset and each value it set (the keys the admin did not
+    write)."""
+    tables = [(c.key, c.section.preset) for c in settings.configured_idps()]
+    tables += [(f"federations.{name}", f.preset) for name, f in settings.federations.items()]
+    for key, preset in tables:
+        own = key if key != "idp" else ""
+        applied = {k: v for k, v in settings.preset_values.items()
+                   if (k.startswith(own + ".") if own else k.startswith(("idp.", "attributes.")))}
+        lines = presets.describe(preset, applied)
+        if len(tables) > 1:
+            lines[0] = f"[{key}] {lines[0]}"
+        for line in lines:
+            yield Finding("ok", line)
 
 
 def federation_registration(settings: Settings, services: Services) -> Iterator[Finding]:

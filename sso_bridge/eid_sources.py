@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sso_bridge.settings import AttributesSection, IdpSection, Settings
+    from sso_bridge.settings import AttributesSection, IdpConfig, IdpPolicy, Settings
 
 SCOPED_DEFAULT: tuple[str, ...] = ("subject-id", "pairwise-id", "eduPersonPrincipalName")
 SCOPED_NAMES = frozenset({*SCOPED_DEFAULT, "urn:oasis:names:tc:SAML:attribute:subject-id",
@@ -27,27 +27,38 @@ def unscoped(attributes: AttributesSection) -> list[str]:
     return [source for source in attributes.eid if source not in SCOPED_NAMES]
 
 
-def problems(attributes: AttributesSection, idp: IdpSection) -> list[str]:
-    """What is wrong with ``attributes.eid`` and ``idp.scopes``, each naming its key."""
+def problems(attributes: AttributesSection, idp: IdpPolicy, attributes_key: str = "attributes",
+             idp_key: str = "idp") -> list[str]:
+    """What is wrong with ``attributes.eid`` and ``idp.scopes``, each naming its key (the
+    keys of another IdP's tables: ``attributes_key``, ``idp_key``)."""
     if not attributes.eid:
-        return ["'attributes.eid': name at least one attribute (or 'nameid')"]
+        return [f"'{attributes_key}.eid': name at least one attribute (or 'nameid')"]
     found = []
     if unscoped(attributes) and not attributes.allow_unscoped_eid:
-        found.append(f"'attributes.eid': {', '.join(unscoped(attributes))} carries no scope, so "
-                     "the IdP could name any Sakai account (an 'admin' included); use "
-                     "subject-id, pairwise-id or eduPersonPrincipalName, or set "
-                     "'attributes.allow_unscoped_eid = true'")
-    found += [f"'idp.scopes': {scope!r} is not a domain" for scope in idp.scopes
+        found.append(f"'{attributes_key}.eid': {', '.join(unscoped(attributes))} carries no "
+                     "scope, so the IdP could name any Sakai account (an 'admin' included); "
+                     "use subject-id, pairwise-id or eduPersonPrincipalName, or set "
+                     f"'{attributes_key}.allow_unscoped_eid = true'")
+    found += [f"'{idp_key}.scopes': {scope!r} is not a domain" for scope in idp.scopes
               if not _DOMAIN.fullmatch(scope)]
     return found
 
 
-def unscoped_warning(s: Settings) -> str | None:
-    """check-config's warning when the EID may come from a source without a scope."""
-    sources = unscoped(s.attributes)
-    if not (sources and s.attributes.allow_unscoped_eid):
+def unscoped_warnings(s: Settings) -> list[str]:
+    """check-config's warnings, one per IdP whose EID may come from a source without a scope."""
+    return [w for idp in s.configured_idps() if (w := unscoped_warning(s, idp))]
+
+
+def unscoped_warning(s: Settings, idp: IdpConfig) -> str | None:
+    sources = unscoped(idp.attributes)
+    if not (sources and idp.attributes.allow_unscoped_eid):
         return None
-    origin = " (from the preset)" if "attributes.allow_unscoped_eid" in s.preset_values else ""
+    key = "attributes" if idp.key == "idp" else f"{idp.key}.attributes"
+    origin = " (from the preset)" if f"{key}.allow_unscoped_eid" in s.preset_values else ""
+    who = "the IdP" if idp.key == "idp" else f"the IdP of [{idp.key}]"
+    prefix, suffix = idp.section.eid_prefix, idp.section.eid_suffix
+    which = f"any Sakai account named {prefix}…{suffix}" if prefix or suffix \
+        else "any Sakai account"
     return (f"the EID may come from {', '.join(sources)}, which carries no scope "
-            f"(attributes.allow_unscoped_eid = true{origin}): the IdP can name any Sakai "
-            "account, so keep Sakai's administrators in the protected set")
+            f"({key}.allow_unscoped_eid = true{origin}): {who} can name {which}, so keep "
+            "Sakai's administrators in the protected set")

@@ -108,6 +108,12 @@ class NotFound(LoginError):
     code = "not_found"
 
 
+class IdpUnknown(LoginError):
+    """``/saml/login?idp=`` names an IdP the bridge does not trust (or no longer does)."""
+
+    code = "idp_unknown"
+
+
 # --- SAML ---------------------------------------------------------------------------------
 
 
@@ -293,3 +299,9 @@ class AccountLinkRefused(BridgeError):
 
 class StoreUnavailable(BridgeError):
     code = "store_unavailable"
+
+
+class IdpMetadataUnavailable(StoreUnavailable):
+    """An MDQ service did not answer (or not with metadata to trust) for a learner's IdP."""
+
+    code = "idp_metadata_unavailable"

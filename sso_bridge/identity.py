@@ -61,6 +61,8 @@ class Identity:
     name_id: str
     name_id_format: str | None = None
     session_index: str | None = None
+    idp_user_types: tuple[tuple[str, str], ...] = ()
+    """The IdP's own affiliation → Sakai user type table (empty: ``sakai.user_types``)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,14 @@ Metrics:
   sso_bridge_idp_metadata_refresh_failures_total       refreshes that kept the last good copy
   sso_bridge_sakai_circuit_open                        1 while a worker's breaker is open
   sso_bridge_python3_saml_caches_active                0 when python3-saml's caches are off
+  sso_bridge_metadata_source_ready{source}             1 while an IdP source's metadata is valid
+  sso_bridge_metadata_source_age_seconds{source}       since the source was last loaded
+  sso_bridge_metadata_source_idps{source}              IdPs the source trusts
+  sso_bridge_metadata_source_refreshes_total{source,outcome}  refreshes that ran (ok/failed)
+
+A source is a configured IdP's table (``idp``, ``idps.<name>``) or a federation's
+(``federations.<name>``); the ``idp`` label of login attempts is the entityID of a configured
+IdP, and the source for a federation's IdPs (thousands of entityIDs would be as many series).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from prometheus_client import (
 )
 
 from sso_bridge.saml import python3_saml_caches
+from sso_bridge.saml.federation.source import Readiness, RefreshEvent
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
@@ -64,6 +73,17 @@ SAML_CACHES_ACTIVE = Gauge("sso_bridge_python3_saml_caches_active",
                            "1 while python3-saml's caches are in force (0: stock, slower)",
                            multiprocess_mode="mostrecent")
 
+SOURCE_READY = Gauge("sso_bridge_metadata_source_ready",
+                     "1 while the source's IdP metadata is valid", ["source"],
+                     multiprocess_mode="mostrecent")
+SOURCE_AGE = Gauge("sso_bridge_metadata_source_age_seconds",
+                   "Since the source's IdP metadata was loaded", ["source"],
+                   multiprocess_mode="mostrecent")
+SOURCE_IDPS = Gauge("sso_bridge_metadata_source_idps", "IdPs the source trusts", ["source"],
+                    multiprocess_mode="mostrecent")
+SOURCE_REFRESHES = Counter("sso_bridge_metadata_source_refreshes",
+                           "Refreshes of a source's IdP metadata that ran", ["source", "outcome"])
+
 
 def observe_sakai_call(operation: str, seconds: float, error: str | None) -> None:
     """The Sakai client's ``on_call`` hook."""
@@ -72,9 +92,24 @@ def observe_sakai_call(operation: str, seconds: float, error: str | None) -> Non
         SAKAI_ERRORS.labels(error).inc()
 
 
-def observe_metadata_refresh(ok: bool) -> None:
+def observe_metadata_refresh(ok: bool, source: str = "idp") -> None:
     if not ok:
         METADATA_REFRESH_FAILURES.inc()
+    SOURCE_REFRESHES.labels(source, "ok" if ok else "failed").inc()
+
+
+def observe_federation_refresh(event: RefreshEvent) -> None:
+    """A federation source's refresh hook."""
+    SOURCE_REFRESHES.labels(event.source, "ok" if event.ok else "failed").inc()
+
+
+def observe_sources(sources: list[Readiness]) -> None:
+    """Every IdP source's state, set when /metrics is read."""
+    for source in sources:
+        SOURCE_READY.labels(source.source).set(1 if source.ready else 0)
+        if source.age_seconds is not None:
+            SOURCE_AGE.labels(source.source).set(source.age_seconds)
+        SOURCE_IDPS.labels(source.source).set(source.idp_count)
 
 
 def observe_circuit(state: str) -> None:

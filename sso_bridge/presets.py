@@ -102,24 +102,40 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def apply(raw: dict[str, Any]) -> dict[str, Any]:
-    """Fill the ``idp`` and ``attributes`` tables of the parsed TOML ``raw`` (in place) with
-    the values of the preset ``idp.preset`` names, for the keys the admin did not write.
-    Returns what was filled in, by dotted key. An unknown preset fills nothing (the settings
-    reader reports it)."""
-    idp = raw.get("idp")
+    """Fill the IdP tables of the parsed TOML ``raw`` (in place) with the values of the preset
+    each names, for the keys the admin did not write: ``[idp]`` with the top-level
+    ``[attributes]``, and each ``[idps.<name>]`` and ``[federations.<name>]`` with its own
+    ``attributes`` table. Returns what was filled in, by dotted key. An unknown preset fills
+    nothing (the settings reader reports it)."""
+    applied = _apply_to(raw.get("idp"), raw, "idp", "attributes")
+    for group in ("idps", "federations"):
+        tables = raw.get(group)
+        if not isinstance(tables, dict):
+            continue
+        for name, table in tables.items():
+            if isinstance(table, dict):
+                key = f"{group}.{name}"
+                applied |= _apply_to(table, table, key, f"{key}.attributes")
+    return applied
+
+
+def _apply_to(idp: Any, holder: dict[str, Any], idp_key: str,
+              attributes_key: str) -> dict[str, Any]:
+    """``idp``: the IdP's table; ``holder``: the table holding its ``attributes`` table."""
     name = idp.get("preset", "generic") if isinstance(idp, dict) else "generic"
     preset = PRESETS.get(name) if isinstance(name, str) else None
     applied: dict[str, Any] = {}
-    if preset is None:
+    if preset is None or not isinstance(idp, dict):
         return applied
-    for section, values in preset.items():
-        table = raw.setdefault(section, {})
+    attributes = holder.setdefault("attributes", {}) if preset["attributes"] else None
+    for table, prefix, values in ((idp, idp_key, preset["idp"]),
+                                  (attributes, attributes_key, preset["attributes"])):
         if not isinstance(table, dict):
             continue
         for key, value in values.items():
             if key not in table:
                 table[key] = value
-                applied[f"{section}.{key}"] = value
+                applied[f"{prefix}.{key}"] = value
     return applied
 
 

@@ -111,9 +111,12 @@ class Provisioner:
         self.protected = ProtectedAccounts(config)
 
     def user_type(self, identity: Identity) -> str:
+        """The type of the learner's first affiliation found in their IdP's ``user_types``
+        (else ``sakai.user_types``), else ``sakai.default_user_type``."""
+        types = dict(identity.idp_user_types) or self.config.user_types
         for affiliation in identity.affiliations:
-            if affiliation in self.config.user_types:
-                return self.config.user_types[affiliation]
+            if affiliation in types:
+                return types[affiliation]
         return self.config.default_user_type
 
     def ensure_account(self, identity: Identity) -> SakaiSession:

@@ -50,19 +50,10 @@ class SpSection:
 
 
 @dataclass(frozen=True)
-class IdpSection:
-    metadata_file: str = ""
-    metadata_url: str = ""
-    entity_id: str = ""
-    metadata_timeout_seconds: float = 10.0
-    metadata_allow_http: bool = False
-    metadata_refresh_seconds: int = 3600
-    """Reload the metadata this often, keeping the last good copy (0: only at start-up)."""
-    metadata_signing_certificate: str = ""
-    """A PEM certificate whose key must have signed the metadata (a federation's signer, or
-    the IdP's own). Empty: the metadata is trusted as read."""
-    metadata_max_validity_days: int = 0
-    """Require a validUntil at most this many days ahead (0: not required)."""
+class IdpPolicy:
+    """How one IdP's responses are checked and its learners' accounts are named: the keys
+    shared by ``[idp]``, ``[idps.<name>]`` and ``[federations.<name>]``."""
+
     allow_unsolicited: bool = False
     want_response_signed: bool = True
     want_assertion_signed: bool = True
@@ -80,6 +71,35 @@ class IdpSection:
     scopes: list[str] = field(default_factory=list)
     """The scopes (domains) of the IdP's scoped identifiers, when its metadata declares no
     shibmd:Scope."""
+    eid_prefix: str = ""
+    """Put before every EID this IdP's learners get (keeps two IdPs' accounts apart)."""
+    eid_suffix: str = ""
+    """Put after every EID this IdP's learners get (``@partner``)."""
+    display_name: dict[str, str] = field(default_factory=dict)
+    """The IdP's name on the discovery page, per language, when its metadata has no
+    mdui:DisplayName (or to replace it)."""
+    user_types: dict[str, str] = field(default_factory=dict)
+    """Affiliation → Sakai user type for this IdP's learners (empty: ``sakai.user_types``)."""
+
+
+@dataclass(frozen=True)
+class IdpSection(IdpPolicy):
+    metadata_file: str = ""
+    metadata_url: str = ""
+    entity_id: str = ""
+    metadata_timeout_seconds: float = 10.0
+    metadata_allow_http: bool = False
+    metadata_refresh_seconds: int = 3600
+    """Reload the metadata this often, keeping the last good copy (0: only at start-up)."""
+    metadata_signing_certificate: str = ""
+    """A PEM certificate whose key must have signed the metadata (a federation's signer, or
+    the IdP's own). Empty: the metadata is trusted as read."""
+    metadata_max_validity_days: int = 0
+    """Require a validUntil at most this many days ahead (0: not required)."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.metadata_file or self.metadata_url)
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,60 @@ class AttributesSection:
     allow_unscoped_eid: bool = False
     """Accept an EID source without a scope (uid, the NameID): the IdP may then assert any
     account name, a Sakai administrator's included."""
+
+
+@dataclass(frozen=True)
+class OtherIdpSection(IdpSection):
+    """``[idps.<name>]``: one more IdP, with every key of ``[idp]`` and its own attributes."""
+
+    attributes: AttributesSection = field(default_factory=AttributesSection)
+
+
+@dataclass(frozen=True)
+class FederationSection(IdpPolicy):
+    """``[federations.<name>]``: the IdPs of a signed aggregate, or of an MDQ service, each
+    under the same policy (the keys of IdpPolicy)."""
+
+    file: str = ""
+    url: str = ""
+    mdq_url: str = ""
+    """A Metadata Query Protocol service: each IdP's metadata fetched when a login needs it."""
+    signing_certificate: str = ""
+    """The federation's metadata signing certificate (PEM): required."""
+    max_validity_days: int = 28
+    """The aggregate's (or an MDQ answer's) validUntil may lie at most this many days ahead."""
+    refresh_seconds: int = 3600
+    max_bytes: int = 200 * 1024 * 1024
+    """The largest aggregate fetched by ``url`` (streamed to disk)."""
+    timeout_seconds: float = 30.0
+    allow_http: bool = False
+    entity_ids: list[str] = field(default_factory=list)
+    """Admit only these IdPs (empty: any; all admission lists given must hold)."""
+    registration_authorities: list[str] = field(default_factory=list)
+    entity_categories: list[str] = field(default_factory=list)
+    attributes: AttributesSection = field(default_factory=AttributesSection)
+
+    @property
+    def source(self) -> str:
+        return self.file or self.url or self.mdq_url
+
+
+@dataclass(frozen=True)
+class DiscoverySection:
+    external_url: str = ""
+    """An external discovery service (SeamlessAccess, Shibboleth's EDS) to send learners to
+    when there is more than one IdP. Empty: the bridge's own discovery page."""
+    remember_days: int = 90
+    """How long a learner's chosen IdP is remembered and offered first (0: not remembered)."""
+
+
+@dataclass(frozen=True)
+class IdpConfig:
+    """One configured IdP's settings, whatever its table: ``key`` names it in problems."""
+
+    key: str
+    section: IdpSection
+    attributes: AttributesSection
 
 
 @dataclass(frozen=True)
@@ -317,7 +391,16 @@ class Settings:
     config_dir: str = "."
     metadata: MetadataSection = field(default_factory=MetadataSection)
     preset_values: dict[str, Any] = field(default_factory=dict)
-    """What ``idp.preset`` set, by dotted key (the keys the admin did not write)."""
+    """What each preset set, by dotted key (the keys the admin did not write)."""
+    idps: dict[str, OtherIdpSection] = field(default_factory=dict)
+    federations: dict[str, FederationSection] = field(default_factory=dict)
+    discovery: DiscoverySection = field(default_factory=DiscoverySection)
+
+    def configured_idps(self) -> list[IdpConfig]:
+        """``[idp]`` (when it names metadata) and every ``[idps.<name>]``, in that order."""
+        found = [IdpConfig("idp", self.idp, self.attributes)] if self.idp.configured else []
+        return found + [IdpConfig(f"idps.{name}", idp, idp.attributes)
+                        for name, idp in self.idps.items()]
 
     @property
     def acs_url(self) -> str:
@@ -353,6 +436,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     problems: list[str] = []
+    if "idp" not in raw and (raw.get("idps") or raw.get("federations")):
+        raw["idp"] = {}  # no [idp]: the IdPs are all in [idps.*] and [federations.*]
     preset_values = presets.apply(raw)
     values = read_dataclass(Settings, raw, "", problems,
                             skip={"secrets", "config_dir", "preset_values"})

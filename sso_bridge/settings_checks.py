@@ -11,7 +11,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from sso_bridge import eid_sources
+from sso_bridge import idp_checks
 from sso_bridge.settings import MetadataSection, SakaiSection, Settings
 
 
@@ -37,16 +37,7 @@ def validate(s: Settings) -> list[str]:
                         "its own serverId, learned from Sakai")
     for i, origin in enumerate(s.sakai.allowed_origins):
         problems.extend(_check_url(f"sakai.allowed_origins[{i}]", origin))
-    if bool(s.idp.metadata_file) == bool(s.idp.metadata_url):
-        problems.append("'idp': set exactly one of 'idp.metadata_file' and 'idp.metadata_url'")
-    if s.idp.metadata_url and not (s.idp.metadata_url.startswith("https://")
-                                   or s.idp.metadata_allow_http):
-        problems.append("'idp.metadata_url': must be https:// (or set idp.metadata_allow_http "
-                        "for a test IdP on loopback)")
-    if not (s.idp.want_response_signed or s.idp.want_assertion_signed):
-        problems.append("'idp': at least one of 'idp.want_response_signed' and "
-                        "'idp.want_assertion_signed' must be true")
-    problems.extend(eid_sources.problems(s.attributes, s.idp))
+    problems.extend(idp_checks.problems(s))
     if not s.sakai.portal_path.startswith("/"):
         problems.append("'sakai.portal_path': must start with '/'")
     if s.sakai.cookie.samesite == "None" and not s.sakai.cookie.secure:
@@ -63,25 +54,16 @@ def validate(s: Settings) -> list[str]:
         problems.append("'sp.next_certificate_file': SSO_BRIDGE_SP_NEXT_KEY is set, but no next "
                         "certificate")
     problems.extend(metadata_problems(s.metadata))
-    if s.idp.metadata_max_validity_days < 0:
-        problems.append("'idp.metadata_max_validity_days': must be 0 (off) or positive")
-    if s.idp.metadata_refresh_seconds < 0:
-        problems.append("'idp.metadata_refresh_seconds': must be 0 (off) or positive")
-    for key, value in [("idp.clock_skew_seconds", s.idp.clock_skew_seconds),
-                       ("idp.max_assertion_age_seconds", s.idp.max_assertion_age_seconds),
-                       ("store.login_timeout_seconds", s.store.login_timeout_seconds),
+    for key, value in [("store.login_timeout_seconds", s.store.login_timeout_seconds),
                        ("store.slo_session_seconds", s.store.slo_session_seconds),
                        ("server.threads", s.server.threads),
                        ("limits.max_saml_response_bytes", s.limits.max_saml_response_bytes)]:
-        if value <= 0 and key != "idp.clock_skew_seconds" or value < 0:
+        if value <= 0:
             problems.append(f"'{key}': must be positive, got {value}")
     if s.server.workers < 0:
         problems.append(f"'server.workers': must be 0 (two per CPU) or positive, "
                         f"got {s.server.workers}")
     problems.extend(_check_networks("server.ops_allow", s.server.ops_allow))
-    if s.idp.clock_skew_seconds > 300:
-        problems.append("'idp.clock_skew_seconds': at most 300 seconds (python3-saml's own, "
-                        "fixed clock drift: a larger value could loosen none of its checks)")
     if s.bridge.mode == "production":
         problems.extend(f"{risk} (an error with bridge.mode = \"production\")"
                         for risk in risks(s))

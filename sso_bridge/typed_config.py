@@ -6,7 +6,6 @@ Unknown keys, missing keys, wrong types and values outside a ``Literal`` are col
 
 from __future__ import annotations
 
-import contextlib
 import typing
 from dataclasses import MISSING, fields
 from typing import Any, Literal
@@ -30,13 +29,34 @@ def read_dataclass(cls: type, raw: Any, prefix: str, problems: list[str],
                 problems.append(f"missing key '{key}'")
             continue
         hint = hints[name]
-        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-            sub = read_dataclass(hint, raw[name], key + ".", problems)
-            with contextlib.suppress(TypeError):  # a missing key was already reported
-                values[name] = hint(**sub)
+        if _is_dataclass(hint):
+            values[name] = _read_table(hint, raw[name], key, problems)
+        elif typing.get_origin(hint) is dict and _is_dataclass(typing.get_args(hint)[1]):
+            values[name] = _read_tables(typing.get_args(hint)[1], raw[name], key, problems)
         elif _type_ok(raw[name], hint, key, problems):
             values[name] = raw[name]
     return values
+
+
+def _is_dataclass(hint: Any) -> bool:
+    return isinstance(hint, type) and hasattr(hint, "__dataclass_fields__")
+
+
+def _read_table(cls: type, raw: Any, key: str, problems: list[str]) -> Any:
+    sub = read_dataclass(cls, raw, key + ".", problems)
+    try:
+        return cls(**sub)
+    except TypeError:  # a missing key was already reported
+        return None
+
+
+def _read_tables(cls: type, raw: Any, key: str, problems: list[str]) -> dict[str, Any]:
+    """A table of named tables (``[idps.partner]``), each read as ``cls``."""
+    if not isinstance(raw, dict):
+        problems.append(f"'{key}': expected a table of tables ([{key}.<name>])")
+        return {}
+    return {name: _read_table(cls, table, f"{key}.{name}", problems)
+            for name, table in raw.items()}
 
 
 def _type_ok(value: Any, hint: Any, key: str, problems: list[str]) -> bool:

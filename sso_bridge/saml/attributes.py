@@ -65,14 +65,20 @@ class AttributeMap:
     repeated EID attribute with a second, different value is refused."""
 
     def __init__(self, config: AttributesSection, scopes: tuple[Scope, ...] = (),
-                 configured_scopes: tuple[str, ...] = (), idp: str = "the IdP") -> None:
+                 configured_scopes: tuple[str, ...] = (), idp: str = "the IdP", *,
+                 key: str = "idp", affixes: tuple[str, str] = ("", ""),
+                 user_types: Mapping[str, str] | None = None) -> None:
+        """``key``: the IdP's settings table; ``affixes``: its EID prefix and suffix;
+        ``user_types``: its own affiliation → Sakai user type table, if it has one."""
         self.config = config
         self.scopes = scopes or tuple(Scope(s) for s in configured_scopes)
-        scoped = [s for s in config.eid if {s, *_spellings(s)} & _SCOPED_SPELLINGS]
+        self.prefix, self.suffix = affixes
+        self.user_types = tuple((user_types or {}).items())
+        scoped = [s for s in config.eid if is_scoped(s)]
         if scoped and not self.scopes:
-            raise ConfigError(f"'idp.scopes': the metadata of {idp} declares no shibmd:Scope, "
+            raise ConfigError(f"'{key}.scopes': the metadata of {idp} declares no shibmd:Scope, "
                               f"so the scope of {', '.join(scoped)} cannot be checked; name "
-                              "the IdP's domains in 'idp.scopes' (e.g. [\"example.edu\"])")
+                              f"the IdP's domains in '{key}.scopes' (e.g. [\"example.edu\"])")
 
     def values(self, assertion: Assertion, name: str) -> list[str]:
         """Every value of attribute ``name``, whichever spelling the IdP used."""
@@ -90,6 +96,12 @@ class AttributeMap:
         return found[0].strip() if found else ""
 
     def eid(self, assertion: Assertion) -> str:
+        """The Sakai EID: the first EID source present, with the IdP's prefix and suffix."""
+        eid = self._eid(assertion)
+        return normalise_eid(self.prefix + eid + self.suffix) if self.prefix or self.suffix \
+            else eid
+
+    def _eid(self, assertion: Assertion) -> str:
         for source in self.config.eid:
             if source == NAMEID_SOURCE:
                 name_id = self._name_id(assertion)
@@ -156,11 +168,17 @@ class AttributeMap:
             name_id=assertion.name_id,
             name_id_format=assertion.name_id_format,
             session_index=assertion.session_index,
+            idp_user_types=self.user_types,
         )
 
 
 _ADDRESS = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SCOPED_SPELLINGS = frozenset(SCOPED | {FRIENDLY_TO_OID[n] for n in SCOPED})
+
+
+def is_scoped(name: str) -> bool:
+    """Whether the EID source ``name`` (any spelling) carries a scope the bridge checks."""
+    return bool({name, *_spellings(name)} & _SCOPED_SPELLINGS)
 
 
 def _spellings(name: str) -> list[str]:

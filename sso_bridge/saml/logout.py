@@ -34,7 +34,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso_bridge import errors
 from sso_bridge.identity import Identity, SakaiSession
-from sso_bridge.saml.sp import ServiceProvider
+from sso_bridge.saml.sp import IdpTrust, ServiceProvider
 from sso_bridge.settings import Settings
 from sso_bridge.store import Store
 
@@ -42,6 +42,8 @@ log = logging.getLogger("sso_bridge.saml.logout")
 BROWSER_PREFIX = "slo-browser:"
 SUBJECT_PREFIX = "slo-subject:"
 REQUEST_PREFIX = "slo-request:"
+MAX_DERIVED = 256
+"""IdPs whose logout settings are kept built (cleared when more are needed)."""
 MAX_SESSIONS_PER_SUBJECT = 20
 """The Sakai sessions remembered per NameID (the latest): the record stays small."""
 _SIGNATURE_XPATH = "/samlp:LogoutRequest/ds:Signature"
@@ -80,31 +82,50 @@ class SingleLogout:
             "https": "on" if https else "off", "http_host": slo.hostname,
             "server_port": str(slo.port or (443 if https else 80)), "script_name": slo.path,
             "get_data": {}, "post_data": {}, "validate_signature_from_qs": True}
-        self._derived: tuple[OneLogin_Saml2_Settings, OneLogin_Saml2_Settings] | None = None
-        self._derived_from: object = None
+        self._derived: dict[int, tuple[object, tuple[OneLogin_Saml2_Settings,
+                                                      OneLogin_Saml2_Settings]]] = {}
 
     # --- python3-saml's settings for logout: signed messages, both ways ----------------------
 
-    def _logout_settings(self) -> OneLogin_Saml2_Settings:
-        return self._settings_pair()[0]
+    def _logout_settings(self, trust: IdpTrust) -> OneLogin_Saml2_Settings:
+        return self._settings_pair(trust)[0]
 
-    def _settings_pair(self) -> tuple[OneLogin_Saml2_Settings, OneLogin_Saml2_Settings]:
+    def _settings_pair(self, trust: IdpTrust) -> tuple[OneLogin_Saml2_Settings,
+                                                       OneLogin_Saml2_Settings]:
         """(settings requiring signed messages, the same for an embedded signature checked
-        first); rebuilt only when the IdP metadata was refreshed."""
-        base = self.sp.saml_settings
-        if self._derived is None or self._derived_from is not base:
-            security = {**base.get_security_data(), "wantMessagesSigned": True,
-                        "logoutRequestSigned": True, "logoutResponseSigned": True}
-            data = {"strict": True, "debug": False, "sp": base.get_sp_data(),
-                    "idp": base.get_idp_data(), "security": security}
-            embedded = {**data, "security": {**security, "wantMessagesSigned": False}}
-            self._derived = (OneLogin_Saml2_Settings(data, sp_validation_only=False),
-                             OneLogin_Saml2_Settings(embedded, sp_validation_only=False))
-            self._derived_from = base
-        return self._derived
+        first) for the IdP of ``trust``; rebuilt only when its metadata was refreshed."""
+        base = trust.saml_settings
+        cached = self._derived.get(id(base))
+        if cached is not None and cached[0] is base:
+            return cached[1]
+        security = {**base.get_security_data(), "wantMessagesSigned": True,
+                     "logoutRequestSigned": True, "logoutResponseSigned": True}
+        data = {"strict": True, "debug": False, "sp": base.get_sp_data(),
+                "idp": base.get_idp_data(), "security": security}
+        embedded = {**data, "security": {**security, "wantMessagesSigned": False}}
+        pair = (OneLogin_Saml2_Settings(data, sp_validation_only=False),
+                OneLogin_Saml2_Settings(embedded, sp_validation_only=False))
+        if len(self._derived) >= MAX_DERIVED:
+            self._derived.clear()
+        self._derived[id(base)] = (base, pair)
+        return pair
 
-    def idp_slo_url(self) -> str:
-        return str((self.sp.idp.settings.get("singleLogoutService") or {}).get("url") or "")
+    @staticmethod
+    def idp_slo_url(trust: IdpTrust) -> str:
+        return str((trust.idp.settings.get("singleLogoutService") or {}).get("url") or "")
+
+    def _issuer_of(self, xml: bytes | str) -> IdpTrust:
+        """The trusted IdP a LogoutRequest names as its Issuer (read before it is verified,
+        only to pick the keys it must be verified with)."""
+        try:
+            issuer = OneLogin_Saml2_Logout_Request.get_issuer(OneLogin_Saml2_XML.to_etree(xml))
+        except Exception as exc:  # bad XML: python3-saml's own parser errors
+            raise errors.SamlLogoutInvalid(f"the LogoutRequest is not XML: {exc}") from exc
+        trust = self.sp.find(str(issuer or ""))
+        if trust is None:
+            raise errors.SamlLogoutInvalid(f"LogoutRequest from {str(issuer)[:100]!r}, not a "
+                                           "trusted IdP")
+        return trust
 
     # --- remembering a login -------------------------------------------------------------
 
@@ -149,26 +170,32 @@ class SingleLogout:
             log.info("logout of a browser the bridge remembers no login of")
             return LogoutStart(None, "")
         self._end(record)
-        if not self.idp_slo_url():
+        trust = self.sp.find(record["idp"])
+        if trust is None or not self.idp_slo_url(trust):
             log.info("logout: Sakai session ended; the IdP has no SLO endpoint")
             return LogoutStart(None, "")
-        auth = OneLogin_Saml2_Auth(self._request_data, old_settings=self._logout_settings())
+        auth = OneLogin_Saml2_Auth(self._request_data, old_settings=self._logout_settings(trust))
         url = auth.logout(name_id=record["name_id"],
                           session_index=record["session_index"],
                           name_id_format=record["format"])
-        state = self._pending.sign(auth.get_last_request_id()).decode()
+        state = self._pending.sign(json.dumps([auth.get_last_request_id(),
+                                               trust.entity_id])).decode()
         return LogoutStart(url, state)
 
     def finish(self, query: dict[str, str], query_string: str, state: str | None) -> bool:
         """The IdP's LogoutResponse to our request: True if it logged the learner out."""
         try:
-            request_id = self._pending.unsign(
-                state or "", max_age=self.settings.store.login_timeout_seconds).decode()
-        except BadSignature as exc:
+            request_id, idp = json.loads(self._pending.unsign(
+                state or "", max_age=self.settings.store.login_timeout_seconds))
+        except (BadSignature, ValueError) as exc:
             raise errors.SamlLogoutInvalid("a LogoutResponse without this browser's pending "
                                            "logout (expired, or never started here)") from exc
+        trust = self.sp.find(idp)
+        if trust is None:
+            raise errors.SamlLogoutInvalid(f"the IdP {idp[:100]!r} of this logout is no longer "
+                                           "trusted")
         auth = OneLogin_Saml2_Auth(self._request(query, query_string),
-                                   old_settings=self._logout_settings())
+                                   old_settings=self._logout_settings(trust))
         auth.process_slo(keep_local_session=True, request_id=request_id)
         problems = auth.get_errors()
         if problems == ["logout_not_success"]:
@@ -188,10 +215,15 @@ class SingleLogout:
 
     def idp_redirect(self, query: dict[str, str], query_string: str) -> str:
         """A LogoutRequest over HTTP-Redirect; returns where the signed LogoutResponse goes."""
+        try:
+            xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(query.get("SAMLRequest", ""))
+        except Exception as exc:  # not base64, not deflated
+            raise errors.SamlLogoutInvalid(f"the LogoutRequest cannot be read: {exc}") from exc
+        trust = self._issuer_of(xml)
         auth = OneLogin_Saml2_Auth(self._request(query, query_string),
-                                   old_settings=self._logout_settings())
+                                   old_settings=self._logout_settings(trust))
         url = auth.process_slo(delete_session_cb=lambda: self._end_subject(
-            auth.get_last_request_xml()))
+            auth.get_last_request_xml(), trust))
         if auth.get_errors() or not url:
             raise errors.SamlLogoutInvalid(f"LogoutRequest refused: {auth.get_errors()}: "
                                            f"{auth.get_last_error_reason()}")
@@ -202,17 +234,23 @@ class SingleLogout:
         signature and the request, then answers over HTTP-Redirect as for ``idp_redirect``."""
         if len(saml_request) > self.settings.limits.max_saml_response_bytes:
             raise errors.SamlLogoutInvalid("the LogoutRequest is too large")
-        strict, embedded = self._settings_pair()
+        try:
+            trust = self._issuer_of(OneLogin_Saml2_Utils.b64decode(saml_request))
+        except errors.SamlLogoutInvalid:
+            raise
+        except Exception as exc:  # not base64
+            raise errors.SamlLogoutInvalid(f"the LogoutRequest cannot be read: {exc}") from exc
+        strict, embedded = self._settings_pair(trust)
         try:
             request = OneLogin_Saml2_Logout_Request(embedded, saml_request)
             xml = request.get_xml()
-            self._check_embedded_signature(xml)
+            self._check_embedded_signature(xml, trust)
             request.is_valid(self._request({}, ""), raise_exceptions=True)
         except errors.SamlLogoutInvalid:
             raise
         except Exception as exc:  # python3-saml's validation errors, bad base64, bad XML
             raise errors.SamlLogoutInvalid(f"LogoutRequest refused: {exc}") from exc
-        self._end_subject(xml)
+        self._end_subject(xml, trust)
         response = OneLogin_Saml2_Logout_Response(strict)
         response.build(request.id)
         parameters = {"SAMLResponse": response.get_response()}
@@ -222,7 +260,7 @@ class SingleLogout:
         auth.add_response_signature(parameters, strict.get_security_data()["signatureAlgorithm"])
         return str(auth.redirect_to(auth.get_slo_response_url(), parameters))
 
-    def _check_embedded_signature(self, xml: str) -> None:
+    def _check_embedded_signature(self, xml: str, trust: IdpTrust) -> None:
         root = OneLogin_Saml2_XML.to_etree(xml)
         references = OneLogin_Saml2_XML.query(root, _REFERENCE_XPATH)
         if len(references) != 1 or references[0].get("URI") != "#" + (root.get("ID") or "-"):
@@ -230,17 +268,17 @@ class SingleLogout:
                                            "not cover the request itself")
         if not OneLogin_Saml2_Utils.validate_sign(root, xpath=_SIGNATURE_XPATH,
                                                   multicerts=[
-                OneLogin_Saml2_Utils.format_cert(c) for c in self.sp.idp.signing_certs]):
+                OneLogin_Saml2_Utils.format_cert(c) for c in trust.idp.signing_certs]):
             raise errors.SamlLogoutInvalid("the LogoutRequest's signature is not the IdP's")
 
-    def _end_subject(self, xml: str) -> None:
+    def _end_subject(self, xml: str, trust: IdpTrust) -> None:
         """Our own checks of a LogoutRequest python3-saml accepted, then end its sessions."""
         root = OneLogin_Saml2_XML.to_etree(xml)
-        self._check_request(root)
+        self._check_request(root, trust)
         key = self.settings.secrets.sp_private_key
         name_id = OneLogin_Saml2_Logout_Request.get_nameid_data(root, key)
         indexes = set(OneLogin_Saml2_Logout_Request.get_session_indexes(root))
-        idp = self.sp.idp.entity_id
+        idp = trust.entity_id
         records = [r for r in self._records(SUBJECT_PREFIX + _digest(idp, name_id["Value"]))
                    if not indexes or r["session_index"] in indexes]
         if not records:
@@ -249,20 +287,20 @@ class SingleLogout:
             self._end(record)
         log.info("IdP logout ended %d Sakai session(s)", len(records))
 
-    def _check_request(self, root: Any) -> None:
+    def _check_request(self, root: Any, trust: IdpTrust) -> None:
         issuer = OneLogin_Saml2_Logout_Request.get_issuer(root)
-        if issuer != self.sp.idp.entity_id:
+        if issuer != trust.entity_id:
             raise errors.SamlLogoutInvalid(f"LogoutRequest from {str(issuer)[:100]!r}, not the IdP")
         if root.get("Destination") != self.slo_url:
             raise errors.SamlLogoutInvalid("the LogoutRequest's Destination is not our SLO URL")
-        skew = self.settings.idp.clock_skew_seconds
+        skew, max_age = trust.policy.clock_skew_seconds, trust.policy.max_assertion_age_seconds
         try:
             issued = OneLogin_Saml2_Utils.parse_SAML_to_time(root.get("IssueInstant"))
         except (TypeError, ValueError) as exc:
             raise errors.SamlLogoutInvalid("the LogoutRequest has no valid IssueInstant") from exc
         age = time.time() - issued
-        if age > self.settings.idp.max_assertion_age_seconds + skew or age < -skew:
+        if age > max_age + skew or age < -skew:
             raise errors.SamlLogoutInvalid(f"the LogoutRequest was issued {age:.0f} s ago")
-        ttl = self.settings.idp.max_assertion_age_seconds + 2 * skew + 1
+        ttl = max_age + 2 * skew + 1
         if not self.store.add_once(REQUEST_PREFIX + _digest(root.get("ID") or ""), ttl=ttl):
             raise errors.SamlLogoutInvalid("the LogoutRequest was already used (a replay)")

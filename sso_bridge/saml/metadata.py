@@ -81,6 +81,11 @@ class IdpMetadata:
     scopes: tuple[Scope, ...] = ()
     wants_signed_requests: bool = False
     """The IDPSSODescriptor's WantAuthnRequestsSigned."""
+    display_names: dict[str, str] = field(default_factory=dict)
+    """mdui:DisplayName per language (the discovery page's name for the IdP)."""
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    logo: str = ""
+    """The first https mdui:Logo, if any."""
 
     def expired(self, now: float | None = None) -> bool:
         return self.valid_until is not None and (now or time.time()) >= self.valid_until
@@ -205,10 +210,27 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
         _check_validity_window(valid_until, max_validity_days, chosen)
     idp.pop("x509cert", None)
     idp["x509certMulti"] = {"signing": list(certs)}
+    names, keywords, logo = _ui(doc, chosen)
     return IdpMetadata(entity_id=chosen, sso_url=sso, signing_certs=certs, settings=idp,
                        source=source, loaded_at=time.time(), valid_until=valid_until,
                        scopes=_scopes(doc, chosen, key),
-                       wants_signed_requests=_wants_signed_requests(doc, chosen))
+                       wants_signed_requests=_wants_signed_requests(doc, chosen),
+                       display_names=names, keywords=keywords, logo=logo)
+
+
+def _ui(doc: Any, entity_id: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]], str]:
+    """The IdP's mdui names, keywords and logo, read as a federation's IdPs are read."""
+    from sso_bridge.saml.federation.records import EntityProblem, read_idp
+
+    for entity in doc.iter(f"{{{_NS['md']}}}EntityDescriptor"):
+        if entity.get("entityID") == entity_id:
+            try:
+                record = read_idp(entity)
+            except EntityProblem:
+                break
+            return (record.display_names, record.keywords,
+                    record.logos[0].url if record.logos else "")
+    return {}, {}, ""
 
 
 def _scopes(doc: Any, entity_id: str, key: str) -> tuple[Scope, ...]:

@@ -25,8 +25,11 @@ log = logging.getLogger("sso_bridge.saml")
 
 class MetadataRefresher:
     def __init__(self, load: Callable[[], IdpMetadata], apply: Callable[[IdpMetadata], None],
-                 interval: float, on_result: Callable[[bool], None] | None = None) -> None:
+                 interval: float, on_result: Callable[[bool], None] | None = None,
+                 name: str = "idp") -> None:
+        """``name``: the IdP's settings table, in logs and the thread's name."""
         self._load, self._apply = load, apply
+        self.name = name
         self.interval = interval
         self._on_result = on_result
         self._lock = threading.Lock()
@@ -40,10 +43,11 @@ class MetadataRefresher:
             fresh = self._load()
             self._apply(fresh)
         except (ConfigError, BridgeError) as exc:
-            log.error("IdP metadata refresh failed; keeping the last good copy: %s", exc.detail)
+            log.error("IdP metadata refresh of [%s] failed; keeping the last good copy: %s",
+                      self.name, exc.detail)
             ok = False
         else:
-            log.info("IdP metadata refreshed from %s", fresh.source)
+            log.info("IdP metadata of [%s] refreshed from %s", self.name, fresh.source)
             ok = True
         if self._on_result is not None:
             self._on_result(ok)
@@ -59,7 +63,7 @@ class MetadataRefresher:
                 return
             self._pid = os.getpid()
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="idp-metadata-refresh",
+            self._thread = threading.Thread(target=self._run, name=f"metadata-{self.name}",
                                             daemon=True)
             self._thread.start()
 

@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +37,7 @@ from sso_bridge.saml.attributes import AttributeMap
 from sso_bridge.saml.encryption import quiet_libxml2
 from sso_bridge.saml.metadata import IdpMetadata
 from sso_bridge.saml.validation import ResponseValidator, Validated
-from sso_bridge.settings import Settings
+from sso_bridge.settings import AttributesSection, IdpPolicy, Settings
 from sso_bridge.store import Store
 
 log = logging.getLogger("sso_bridge.saml")
@@ -63,13 +64,15 @@ class LoginResult:
     unsolicited: bool
 
 
-def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
-                        next_sp_cert: str = "",
-                        private_key: str | None = None) -> OneLogin_Saml2_Settings:
-    """python3-saml's settings, built once at start-up (never per request). ``next_sp_cert``:
-    during an SP key rollover, the next certificate, published in the SP metadata too.
-    ``private_key``: another SP key than ``SSO_BRIDGE_SP_KEY`` (the next one, to decrypt)."""
-    c = settings.idp
+def build_saml_settings(settings: Settings, idp: IdpMetadata | None, sp_cert: str,
+                        next_sp_cert: str = "", private_key: str | None = None,
+                        policy: IdpPolicy | None = None) -> OneLogin_Saml2_Settings:
+    """python3-saml's settings for one IdP, built once per IdP metadata (never per request).
+    ``next_sp_cert``: during an SP key rollover, the next certificate, published in the SP
+    metadata too. ``private_key``: another SP key than ``SSO_BRIDGE_SP_KEY`` (the next one, to
+    decrypt). ``policy``: the IdP's table (default ``[idp]``). ``idp`` None: the SP's part
+    alone (its metadata, when every IdP comes from a federation)."""
+    c = settings.idp if policy is None else policy
     data: dict[str, Any] = {
         "strict": True,
         "debug": False,
@@ -84,9 +87,9 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
             "privateKey": settings.secrets.sp_private_key if private_key is None
             else private_key,
         },
-        "idp": idp.settings,
+        "idp": idp.settings if idp else {},
         "security": {
-            "authnRequestsSigned": sign_requests(settings, idp),
+            "authnRequestsSigned": sign_requests(settings, idp) if idp else False,
             "wantMessagesSigned": c.want_response_signed,
             "wantAssertionsSigned": c.want_assertion_signed,
             "wantAssertionsEncrypted": c.want_assertions_encrypted,
@@ -108,7 +111,7 @@ def build_saml_settings(settings: Settings, idp: IdpMetadata, sp_cert: str,
     }
     if next_sp_cert:
         data["sp"]["x509certNew"] = next_sp_cert
-    return OneLogin_Saml2_Settings(data, sp_validation_only=False)
+    return OneLogin_Saml2_Settings(data, sp_validation_only=idp is None)
 
 
 def sign_requests(settings: Settings, idp: IdpMetadata) -> bool:
@@ -122,23 +125,41 @@ def sign_requests(settings: Settings, idp: IdpMetadata) -> bool:
 
 
 @dataclass(frozen=True)
-class Trust:
-    """What the SP trusts about the IdP, replaced as one piece when the metadata is refreshed."""
+class IdpTrust:
+    """What the SP trusts about one IdP, replaced as one piece when its metadata is refreshed.
 
+    ``key``: its settings table (``idp``, ``idps.<name>``, ``federations.<name>``);
+    ``policy``: that table, how its responses are checked and its accounts named."""
+
+    key: str
+    policy: IdpPolicy
     idp: IdpMetadata
     saml_settings: OneLogin_Saml2_Settings
     attribute_map: AttributeMap
     validator: ResponseValidator
 
+    @property
+    def entity_id(self) -> str:
+        return self.idp.entity_id
+
+
+Lookup = Callable[[str], "IdpTrust | None"]
+
 
 class ServiceProvider:
     """``saml_settings``: python3-saml's settings (``build_saml_settings``); during an SP key
     rollover ``next_key_settings``, the same with the next private key, decrypts what the
-    current key cannot."""
+    current key cannot.
 
-    def __init__(self, settings: Settings, idp: IdpMetadata,
+    The IdP given here is the first configured one (``key``, ``policy`` and ``attributes``:
+    default ``[idp]``); ``add`` trusts more (``[idps.<name>]``), and ``others`` finds the IdPs
+    of federations by entityID (``idps.Idps`` sets it)."""
+
+    def __init__(self, settings: Settings, idp: IdpMetadata | None,
                  saml_settings: OneLogin_Saml2_Settings, store: Store,
-                 next_key_settings: OneLogin_Saml2_Settings | None = None) -> None:
+                 next_key_settings: OneLogin_Saml2_Settings | None = None, *,
+                 key: str = "idp", policy: IdpPolicy | None = None,
+                 attributes: AttributesSection | None = None) -> None:
         xmlsec_policy.install()
         self.caches_active = python3_saml_caches.install()
         # libxml2's XSD types set up before any fork, caches or not
@@ -161,50 +182,91 @@ class ServiceProvider:
             "https": "on" if https else "off", "http_host": acs.hostname,
             "server_port": str(acs.port or (443 if https else 80)),
             "script_name": acs.path, "get_data": {}, "post_data": {}}
-        self._trust = self._trusting(idp, saml_settings, next_key_settings)
+        self._trusts: dict[str, IdpTrust] = {}
+        self.default_key = key
+        self.others: Lookup = lambda entity_id: None
+        self._sp_settings = saml_settings  # the SP's part never changes: its metadata
+        if idp is not None:
+            self.add(key, policy or settings.idp, attributes or settings.attributes, idp,
+                     saml_settings, next_key_settings)
+
+    @property
+    def default(self) -> IdpTrust:
+        """The first configured IdP; IdpUnknown when every IdP comes from a federation."""
+        trust = self._trusts.get(self.default_key)
+        if trust is None:
+            raise errors.IdpUnknown("no IdP named: every IdP comes from a federation")
+        return trust
 
     @property
     def idp(self) -> IdpMetadata:
-        return self._trust.idp
+        return self.default.idp
 
     @property
     def saml_settings(self) -> OneLogin_Saml2_Settings:
-        return self._trust.saml_settings
+        return self.default.saml_settings
+
+    def configured(self) -> list[IdpTrust]:
+        """The configured IdPs (``[idp]``, ``[idps.<name>]``), first the default."""
+        return list(self._trusts.values())
+
+    def find(self, entity_id: str) -> IdpTrust | None:
+        """The trusted IdP with this entityID: a configured one, else a federation's."""
+        for trust in self._trusts.values():
+            if trust.idp.entity_id == entity_id:
+                return trust
+        return self.others(entity_id)
+
+    def add(self, key: str, policy: IdpPolicy, attributes: AttributesSection, idp: IdpMetadata,
+            saml_settings: OneLogin_Saml2_Settings,
+            next_key_settings: OneLogin_Saml2_Settings | None = None) -> None:
+        """Trust one more configured IdP (``key``: its table)."""
+        self._trusts[key] = self.make_trust(key, policy, attributes, idp, saml_settings,
+                                            next_key_settings)
 
     def trust(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings,
-              next_key_settings: OneLogin_Saml2_Settings | None = None) -> None:
-        """Trust refreshed IdP metadata from now on (one atomic swap; logins in flight finish
-        with what they started with)."""
-        self._trust = self._trusting(idp, saml_settings, next_key_settings)
+              next_key_settings: OneLogin_Saml2_Settings | None = None,
+              key: str | None = None) -> None:
+        """Trust refreshed metadata of the IdP of table ``key`` (default: the first) from now
+        on (one atomic swap; logins in flight finish with what they started with)."""
+        old = self._trusts[key or self.default_key]
+        self._trusts[old.key] = self.make_trust(old.key, old.policy, old.attribute_map.config,
+                                                idp, saml_settings, next_key_settings)
 
-    def _trusting(self, idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings,
-                  next_key_settings: OneLogin_Saml2_Settings | None) -> Trust:
-        s, c = self.settings, self.settings.idp
+    def make_trust(self, key: str, policy: IdpPolicy, attributes: AttributesSection,
+                   idp: IdpMetadata, saml_settings: OneLogin_Saml2_Settings,
+                   next_key_settings: OneLogin_Saml2_Settings | None = None) -> IdpTrust:
+        s = self.settings
         expected = strict_checks.Expected(
             sp_entity_id=s.sp_entity_id, acs_url=s.acs_url,
-            clock_skew=c.clock_skew_seconds,
-            max_age=c.max_assertion_age_seconds, require_destination=c.require_destination)
+            clock_skew=policy.clock_skew_seconds, max_age=policy.max_assertion_age_seconds,
+            require_destination=policy.require_destination)
         by_key = tuple(k for k in (saml_settings, next_key_settings) if k is not None)
         validator = ResponseValidator(by_key, self._request_data, expected, idp.entity_id,
-                                      allow_cbc=c.allow_cbc_encryption)
-        attribute_map = AttributeMap(s.attributes, idp.scopes, tuple(c.scopes), idp.entity_id)
-        return Trust(idp, saml_settings, attribute_map, validator)
+                                      allow_cbc=policy.allow_cbc_encryption)
+        attribute_map = AttributeMap(attributes, idp.scopes, tuple(policy.scopes),
+                                     idp.entity_id, key=key,
+                                     affixes=(policy.eid_prefix, policy.eid_suffix),
+                                     user_types=policy.user_types)
+        return IdpTrust(key, policy, idp, saml_settings, attribute_map, validator)
 
     # --- starting a login -----------------------------------------------------------------
 
-    def begin_login(self, target: str) -> LoginStart:
-        """An AuthnRequest for ``target``, and the pending login's state for the browser."""
-        auth = OneLogin_Saml2_Auth(self._request_data, old_settings=self.saml_settings)
+    def begin_login(self, target: str, trust: IdpTrust | None = None) -> LoginStart:
+        """An AuthnRequest to ``trust``'s IdP (default: the first) for ``target``, and the
+        pending login's state for the browser."""
+        trust = trust or self.default
+        auth = OneLogin_Saml2_Auth(self._request_data, old_settings=trust.saml_settings)
         relay_token = secrets.token_urlsafe(24)
         url = auth.login(return_to=relay_token, set_nameid_policy=True)
         request_id = auth.get_last_request_id()
-        payload = json.dumps([relay_token, request_id, target]).encode()
+        payload = json.dumps([relay_token, request_id, target, trust.entity_id]).encode()
         state = self._pending_logins.sign(base64.urlsafe_b64encode(payload)).decode()
         return LoginStart(redirect_url=url, request_id=request_id, relay_token=relay_token,
                           state=state)
 
     def metadata(self) -> str:
-        return sp_metadata.published(self.settings, self.saml_settings)
+        return sp_metadata.published(self.settings, self._sp_settings)
 
     # --- completing a login ---------------------------------------------------------------
 
@@ -214,32 +276,49 @@ class ServiceProvider:
         now = time.time() if now is None else now
         parsed = checks.precheck(saml_response, self.settings.limits.max_saml_response_bytes)
         pending = self._pending(relay_state, parsed.document.get("InResponseTo"), pending_state)
+        trust = self._answering(pending, parsed.document)
         request_id = pending["request"] if pending else None
-        valid, identity = self.validate(saml_response, parsed, request_id, now)
-        self._check_replay(valid, request_id, now)
+        valid, identity = self.validate(saml_response, parsed, request_id, now, trust)
+        self._check_replay(valid, request_id, now, trust.policy.clock_skew_seconds)
         # For an unsolicited login the RelayState is the IdP's suggestion; the web layer
         # accepts it only if it is on the Sakai allow-list.
         target = pending["target"] if pending else (relay_state or "")
         return LoginResult(identity=identity, target=target, unsolicited=pending is None)
 
+    def _answering(self, pending: dict[str, str] | None, document: Any) -> IdpTrust:
+        """The IdP a response must come from: the one the pending login's AuthnRequest went
+        to, or, unsolicited, the one its Issuer names (if that IdP accepts unsolicited
+        responses). python3-saml then checks every Issuer against it."""
+        if pending is not None:
+            trust = self.find(pending["idp"]) if pending["idp"] else self.default
+            if trust is None:
+                raise errors.SamlInvalid(f"the IdP {pending['idp'][:200]} this login went to is "
+                                         "no longer trusted")
+            return trust
+        issuer = response_issuer(document)
+        trust = self.find(issuer) if issuer else None
+        if trust is None or not trust.policy.allow_unsolicited:
+            raise errors.SamlUnsolicited(
+                f"unsolicited response (no InResponseTo) from {shown_issuer(issuer)}, and no "
+                "trusted IdP of that entityID allows them (allow_unsolicited)")
+        return trust
+
     def validate(self, saml_response: str, parsed: checks.Parsed, request_id: str | None,
-                 now: float) -> tuple[Validated, Identity]:
+                 now: float, trust: IdpTrust | None = None) -> tuple[Validated, Identity]:
         """The response's own checks (``saml/validation.py``) and the learner it names;
-        ``parsed``: ``checks.precheck(saml_response)``.
+        ``parsed``: ``checks.precheck(saml_response)``; ``trust``: the IdP it must come from
+        (default: the first configured).
 
         Only the pending login and the replay cache are left to :meth:`complete_login`.
         """
-        trust = self._trust
+        trust = trust or self.default
         valid = trust.validator.validate(saml_response, parsed.document, request_id, now)
         return valid, trust.attribute_map.identity(valid.assertion)
 
     def _pending(self, relay_state: str | None, in_response_to: str | None,
                  pending_state: str | None) -> dict[str, str] | None:
         if in_response_to is None:
-            if not self.settings.idp.allow_unsolicited:
-                raise errors.SamlUnsolicited(
-                    "unsolicited response (no InResponseTo) and idp.allow_unsolicited is off")
-            return None
+            return None  # unsolicited: ``_answering`` decides whether its IdP allows it
         if not relay_state:
             raise errors.SamlInResponseTo("a solicited response came back without our RelayState")
         limit = self.settings.limits.max_relay_state_bytes
@@ -254,7 +333,7 @@ class ServiceProvider:
         try:
             payload = self._pending_logins.unsign(
                 pending_state, max_age=self.settings.store.login_timeout_seconds)
-            relay, request, target = json.loads(base64.urlsafe_b64decode(payload))
+            relay, request, target, *idp = json.loads(base64.urlsafe_b64decode(payload))
         except SignatureExpired as exc:
             raise errors.LoginStateMissing("the pending login expired") from exc
         except (BadSignature, ValueError) as exc:
@@ -262,17 +341,18 @@ class ServiceProvider:
                 "the pending login's cookie fails its signature: tampered with, or signed by "
                 "an instance with another SSO_BRIDGE_SECRET_KEY (compare the secret_key "
                 "fingerprint in each instance's /readyz)") from exc
-        pending = {"relay": relay, "request": request, "target": target}
+        # A login started before an upgrade names no IdP: it went to the first one.
+        pending = {"relay": relay, "request": request, "target": target,
+                   "idp": str(idp[0]) if idp else ""}
         if pending["relay"] != relay_state:
             raise errors.SamlInResponseTo("the pending login is not the one the RelayState names")
         if pending["request"] != in_response_to:
             raise errors.SamlInResponseTo("InResponseTo does not match the pending AuthnRequest")
         return pending
 
-    def _check_replay(self, valid: Validated, request_id: str | None,
-                      now: float) -> None:
+    def _check_replay(self, valid: Validated, request_id: str | None, now: float,
+                      skew: int) -> None:
         """Record the assertion ID (and the AuthnRequest ID it answers) once only."""
-        skew = self.settings.idp.clock_skew_seconds
         ttl = int(max(valid.expires - now, 0)) + skew + 1
         keys = [REPLAY_PREFIX + _digest(valid.assertion_id)]
         if request_id is not None:
@@ -281,6 +361,23 @@ class ServiceProvider:
         if not self.store.add_once(*keys, ttl=ttl):
             raise errors.SamlReplay(f"assertion {valid.assertion_id[:80]} or the AuthnRequest "
                                     "it answers was already used")
+
+
+_ISSUER = f"{{{Constants.NS_SAML}}}Issuer"
+_ASSERTION = f"{{{Constants.NS_SAML}}}Assertion"
+
+
+def response_issuer(document: Any) -> str:
+    """The Response's Issuer, else its (unencrypted) assertion's: '' when it names none."""
+    issuer = document.find(_ISSUER)
+    if issuer is None:
+        assertion = document.find(_ASSERTION)
+        issuer = assertion.find(_ISSUER) if assertion is not None else None
+    return (issuer.text or "").strip() if issuer is not None else ""
+
+
+def shown_issuer(issuer: str) -> str:
+    return repr(issuer[:200]) if issuer else "an unnamed issuer"
 
 
 def _digest(value: str) -> str:

@@ -48,6 +48,7 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                            N_("The page you asked for is not part of Sakai. Open Sakai at its "
                               "usual address and sign in there.")),
     errors.BadRequest: Page(400, N_("The sign-in request was incomplete"), _RESTART),
+    errors.IdpUnknown: Page(400, N_("The sign-in request was incomplete"), _RESTART),
     errors.NotFound: Page(404, N_("There is no such page here"),
                           N_("To sign in, open Sakai and choose \u201cLog in\u201d.")),
     errors.CookiesBlocked: Page(400, N_("Your browser is blocking cookies"),

@@ -23,6 +23,7 @@ from sso_bridge.web.browser_state import (
     BrowserState,
     key_fingerprint,
 )
+from sso_bridge.web.discovery import redirect_to_discovery
 from sso_bridge.web.handoff import handoff_response
 from sso_bridge.web.targets import resolve_target
 
@@ -60,8 +61,19 @@ def metadata() -> Response:
 
 @bp.get("/saml/login")
 def login() -> Response:
+    """``?idp=<entityID>``: straight to that IdP; without it, the one IdP, or discovery."""
     target = _target(request.args.get("target"))
-    start = services().sp.begin_login(target)
+    svc = services()
+    entity_id = request.args.get("idp", "")
+    if entity_id:
+        trust = svc.idps.get(entity_id)
+        if trust is None:
+            raise errors.IdpUnknown(f"?idp= names {entity_id[:200]!r}, not a trusted IdP")
+    else:
+        trust = svc.idps.only()
+        if trust is None:
+            return redirect_to_discovery(target)
+    start = svc.sp.begin_login(target, trust)
     log.debug("login started for a target on %s", urlsplit(target).netloc)
     response = redirect(start.redirect_url, code=302)
     pending = [name.removeprefix(LOGIN_COOKIE_PREFIX) for name in request.cookies
@@ -163,8 +175,10 @@ def _landing(target: str, unsolicited: bool) -> str:
 @bp.get("/metrics")
 def metrics_view() -> Response:
     svc = services()
-    body, content_type = metrics.render(svc.credentials.days_to_expiry,
-                                        time.time() - svc.idp.loaded_at)
+    sources = svc.sources()
+    metrics.observe_sources(sources)
+    first_age = sources[0].age_seconds if sources and sources[0].age_seconds else 0.0
+    body, content_type = metrics.render(svc.credentials.days_to_expiry, first_age)
     return Response(body, content_type=content_type)
 
 
@@ -186,11 +200,21 @@ def readyz() -> Response:
         except errors.BridgeError as exc:
             checks[name] = {"ok": False, "error": exc.code, "detail": exc.detail}
             ready = False
-    expired = svc.idp.expired()
-    checks["idp_metadata"] = {"ok": not expired, "entity_id": svc.idp.entity_id,
-                              "age_seconds": round(time.time() - svc.idp.loaded_at),
-                              "valid_until": svc.idp.valid_until}
-    ready = ready and not expired
+    sources: dict[str, dict[str, Any]] = {}
+    for source in svc.sources():  # each configured IdP's metadata, each federation
+        sources[source.source] = {
+            "ok": source.ready, "idps": source.idp_count, "valid_until": source.valid_until,
+            "age_seconds": None if source.age_seconds is None else round(source.age_seconds)}
+        if source.last_error:
+            sources[source.source]["last_error"] = source.last_error
+        ready = ready and source.ready
+    checks["idp_sources"] = sources
+    configured = svc.sp.configured()
+    if configured:  # the first configured IdP, as before there were several
+        first = configured[0].idp
+        checks["idp_metadata"] = {"ok": not first.expired(), "entity_id": first.entity_id,
+                                  "age_seconds": round(time.time() - first.loaded_at),
+                                  "valid_until": first.valid_until}
     days = svc.credentials.days_to_expiry
     checks["sp_certificate"] = {"ok": days > 0, "days_to_expiry": round(days, 1)}
     ready = ready and days > 0

@@ -48,7 +48,7 @@ def _python3_saml(bridge: Bridge, xml: str,
 def _bridge(bridge: Bridge, xml: str, request_id: str | None = REQUEST_ID) -> dict[str, Any] | None:
     """The bridge's validation and reading, the attribute map (scopes, EID rules) left out."""
     posted = encode(xml)
-    validator = bridge.sp._trust.validator
+    validator = bridge.sp.default.validator
     try:
         valid = validator.validate(posted, checks.precheck(posted, 1_000_000).document,
                                    request_id, time.time())

@@ -5,9 +5,11 @@ value is scoped (``local@scope``, its scope checked against the IdP's ``shibmd:S
 (``uid``, anything the IdP says). Two IdPs could produce the same EID unless their shapes keep
 them apart:
 
-* their affixes do: neither prefix begins the other, or neither suffix ends the other (so
+* their affixes do: neither prefix begins the other, or neither ending ends the other (so
   ``p-`` and ``p-x`` do not: ``p-`` + ``xalice`` is ``p-x`` + ``alice``; and an empty prefix
-  begins every prefix);
+  begins every prefix). A scoped EID's ending is ``@<scope>`` and its suffix, since its scope
+  is checked: ``@uni.example`` and ``@partner`` keep a university's scoped EIDs apart from a
+  partner's unscoped ones with the suffix ``@partner``;
 * or, with the very same affixes, both are scoped and no scope of one can be a scope of the
   other (a regular-expression scope is assumed to overlap any other regular expression, and a
   literal scope it matches).
@@ -39,12 +41,21 @@ class EidShape:
     suffix: str = ""
 
 
-def _affixes_apart(a: EidShape, b: EidShape) -> bool:
-    """Sakai finds an EID whatever its case, so the affixes are compared without it."""
-    pa, pb, sa, sb = a.prefix.lower(), b.prefix.lower(), a.suffix.lower(), b.suffix.lower()
-    prefixes_apart = not (pa.startswith(pb) or pb.startswith(pa))
-    suffixes_apart = not (sa.endswith(sb) or sb.endswith(sa))
-    return prefixes_apart or suffixes_apart
+def affixes_apart(a: EidShape, b: EidShape) -> bool:
+    """Whether no EID of ``a`` can be an EID of ``b`` by their beginnings or endings. Sakai
+    finds an EID whatever its case, so they are compared without it."""
+    pa, pb = a.prefix.lower(), b.prefix.lower()
+    if not (pa.startswith(pb) or pb.startswith(pa)):
+        return True
+    return all(not (x.endswith(y) or y.endswith(x)) for x in endings(a) for y in endings(b))
+
+
+def endings(shape: EidShape) -> list[str]:
+    """What every EID of ``shape`` ends with: ``@<scope><suffix>`` for each literal scope when
+    the EID is scoped (its scope checked, so an EID ends with one of them), else the suffix."""
+    if shape.scoped and shape.scopes and not any(s.regexp for s in shape.scopes):
+        return [f"@{s.value.lower()}{shape.suffix.lower()}" for s in shape.scopes]
+    return [shape.suffix.lower()]
 
 
 def _scopes_overlap(a: Scope, b: Scope) -> bool:
@@ -60,7 +71,7 @@ def _clash(a: EidShape, b: EidShape) -> str:
     """Why ``a`` and ``b`` could produce the same EID ('' when they cannot)."""
     if a.idp == b.idp:
         return "the same IdP is configured twice"
-    if _affixes_apart(a, b):
+    if affixes_apart(a, b):
         return ""
     if (a.prefix.lower(), a.suffix.lower()) != (b.prefix.lower(), b.suffix.lower()):
         return (f"their EID prefixes {a.prefix!r}/{b.prefix!r} and suffixes "

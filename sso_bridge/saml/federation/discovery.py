@@ -85,6 +85,7 @@ class Discovery:
                                 tuple(Scope(v, r) for v, r in entry["scopes"]), entry["logo"])
                          for entity_id, entry in entries]
         self._texts: dict[str, list[_Text]] = {}
+        self._numbers = {entry.entity_id: n for n, entry in enumerate(self._entries)}
         self._by_scope: dict[str, list[int]] = {}
         self._regexp_scoped: list[int] = []
         for number, entry in enumerate(self._entries):
@@ -98,6 +99,23 @@ class Discovery:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def scopes(self) -> list[tuple[str, tuple[Scope, ...]]]:
+        """Each IdP's entityID and scopes."""
+        return [(e.entity_id, e.scopes) for e in self._entries]
+
+    def choice(self, entity_id: str, language: str = "en") -> Choice | None:
+        """One IdP as a search would show it (a remembered choice), None if it is not here."""
+        number = self._numbers.get(entity_id)
+        if number is None:
+            return None
+        text = self._in(language)[number]
+        return Choice(entity_id, text.name, text.entry.logo, "name")
+
+    def listed(self, language: str = "en", limit: int = 50) -> list[Choice]:
+        """The IdPs by name, at most ``limit``."""
+        texts = heapq.nsmallest(limit, self._in(language), key=lambda t: t.folded)
+        return [Choice(t.entry.entity_id, t.name, t.entry.logo, "name") for t in texts]
 
     def _in(self, language: str) -> list[_Text]:
         language = language.lower()
