@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
+from base64 import b64decode
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin
 
 import lxml.html
 import pytest
 import requests
+from lxml import etree
 
 from sso_bridge.demo.organisations import PARTNER, PARTNER_SCOPE, UNIVERSITY, person
 from sso_bridge.demo.stack import DemoStack
-from tests.e2e.conftest import bridge_login, sim_users, whoami
+from tests.e2e.conftest import bridge_login, idp_sign_in, sim_calls, sim_users, whoami
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
+from tests.e2e.test_server import counter
 from tests.support import require_simplesamlphp
 
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 # Partner learners whose uid is a University learner's EID local part, or a whole University EID.
 PARTNER_ALICE = person("alice", "Alicia", "Pereira", "student", PARTNER_SCOPE)
 _BOBBY = person("bobby", "Robert", "Impostor", "student", PARTNER_SCOPE)
@@ -135,3 +140,35 @@ def test_a_learner_of_each_idp_finds_it_on_the_discovery_page_and_lands_in_sakai
             assert json.loads(page.inner_text("body"))["userEid"] == eid
         finally:
             browser.close()
+
+
+def test_idp_mix_up_the_partners_answer_to_a_login_sent_to_the_university_is_refused(
+        two: DemoStack) -> None:
+    """The bridge's signed AuthnRequest for the University, carried to the Partner's IdP: the
+    Partner answers it (InResponseTo matches), signed with its own key; the bridge checks the
+    answer against the IdP the login went to and refuses it."""
+    university, partner = two.idps
+    browser = requests.Session()
+    start = browser.get(two.bridge_url + "/saml/login", params={"idp": university.entity_id},
+                        allow_redirects=False, timeout=10)
+    assert start.headers["Location"].startswith(university.sso_url + "?")
+    query = start.headers["Location"][len(university.sso_url):]
+    page = browser.get(partner.sso_url + query, timeout=10)
+    action, fields = idp_sign_in(browser, page, "partner2", "partner2pass")
+    answer = etree.fromstring(b64decode(fields["SAMLResponse"]))
+    request = zlib.decompress(b64decode(parse_qs(query[1:])["SAMLRequest"][0]), -15)
+    assert answer.get("InResponseTo") == etree.fromstring(request).get("ID")
+    assert answer.findtext(f"{{{SAML}}}Issuer") == partner.entity_id
+    before_users, before_calls = sim_users(two), sim_calls(two)
+    refused = _refusals(two, "saml_invalid")
+    reply = browser.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert reply.status_code == 400 and "Traceback" not in reply.text
+    assert _refusals(two, "saml_invalid") == refused + 1
+    assert sim_users(two) == before_users and sim_calls(two) == before_calls
+    assert whoami(two, browser)["userEid"] is None
+
+
+def _refusals(stack: DemoStack, code: str) -> float:
+    """Failed logins with the error ``code`` so far, from the bridge's /metrics."""
+    metrics = requests.get(stack.bridge_url + "/metrics", timeout=5).text
+    return counter(metrics, "sso_bridge_login_attempts_total", outcome="refused", code=code)
