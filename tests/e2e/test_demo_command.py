@@ -17,6 +17,8 @@ from lxml import etree
 from tests.e2e.conftest import idp_sign_in
 
 MDUI = "urn:oasis:names:tc:SAML:metadata:ui"
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -45,12 +47,17 @@ def _read_lines(demo: subprocess.Popen[str]) -> dict[str, list[str]]:
     return lines
 
 
-def _display_names(metadata_url: str) -> dict[str, str]:
+def _published(metadata_url: str) -> tuple[dict[str, str], str]:
+    """An IdP's metadata: its mdui:DisplayName by language, and its signing certificate."""
     reply = requests.get(metadata_url, timeout=10)
     assert reply.status_code == 200
     root = etree.fromstring(reply.content)
     assert root.get("entityID") == metadata_url
-    return {name.get(XML_LANG): name.text for name in root.iter(f"{{{MDUI}}}DisplayName")}
+    names = {name.get(XML_LANG): name.text for name in root.iter(f"{{{MDUI}}}DisplayName")}
+    certificate = root.findtext(f".//{{{MD}}}KeyDescriptor[@use='signing']//{{{DS}}}"
+                                "X509Certificate")
+    assert certificate
+    return names, "".join(certificate.split())
 
 
 def _signs_in(bridge: str, entity_id: str, username: str) -> str:
@@ -75,9 +82,11 @@ def test_demo_runs_until_interrupted_and_cleans_up(tmp_path: Path) -> None:
         idps = [f"http://127.0.0.1:{ports[key]}/simplesaml/" for key in ("idp", "partner-idp")]
         assert lines["idp"] == idps
         entity_ids = [idp + "saml2/idp/metadata.php" for idp in idps]
-        assert _display_names(entity_ids[0])["en"] == "University"
-        assert _display_names(entity_ids[1])["en"] == "Partner organisation"
-        assert {"en", "ru"} <= set(_display_names(entity_ids[1]))
+        (university, university_key), (partner, partner_key) = map(_published, entity_ids)
+        assert (university["en"], university["ru"]) == ("University", "Университет")
+        assert (partner["en"], partner["ru"]) == ("Partner organisation",
+                                                  "Партнёрская организация")
+        assert university_key != partner_key  # each IdP signs with its own key
         assert lines["sakai"] == [f"http://127.0.0.1:{ports['sakai']}/portal"]
         assert "alice / alicepass (student, University)" in lines["user"]
         assert "partner1 / partner1pass (student, Partner organisation)" in lines["user"]
