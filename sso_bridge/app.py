@@ -22,6 +22,7 @@ from sso_bridge.settings import BridgeSection, Settings
 from sso_bridge.web import logout, ops_access
 from sso_bridge.web.branding import Branding
 from sso_bridge.web.browser_state import BrowserState
+from sso_bridge.web.discovery import discovery_bp
 from sso_bridge.web.errors import render_error
 from sso_bridge.web.i18n import init_i18n
 from sso_bridge.web.pages import STATIC_MAX_AGE, pages
@@ -68,6 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app.extensions["sso_bridge_logout"] = SingleLogout(settings, services.sp, services.store,
                                                        services.sakai.logout_session)
     logout.register(app.extensions)
+    app.register_blueprint(discovery_bp)  # after logout.register: it adds its page there
     _learner_pages(app, settings)
     _register_hooks(app, services)
     ops_access.install(app, settings.server)  # /readyz and /metrics: operations only

@@ -14,6 +14,7 @@ IdP's). Each holds the Sakai session the bridge handed over, which a logout ends
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -178,15 +179,16 @@ class SingleLogout:
         url = auth.logout(name_id=record["name_id"],
                           session_index=record["session_index"],
                           name_id_format=record["format"])
-        state = self._pending.sign(json.dumps([auth.get_last_request_id(),
-                                               trust.entity_id])).decode()
+        # base64url: a cookie value may hold no quote or comma (RFC 6265)
+        payload = json.dumps([auth.get_last_request_id(), trust.entity_id]).encode()
+        state = self._pending.sign(base64.urlsafe_b64encode(payload)).decode()
         return LogoutStart(url, state)
 
     def finish(self, query: dict[str, str], query_string: str, state: str | None) -> bool:
         """The IdP's LogoutResponse to our request: True if it logged the learner out."""
         try:
-            request_id, idp = json.loads(self._pending.unsign(
-                state or "", max_age=self.settings.store.login_timeout_seconds))
+            request_id, idp = json.loads(base64.urlsafe_b64decode(self._pending.unsign(
+                state or "", max_age=self.settings.store.login_timeout_seconds)))
         except (BadSignature, ValueError) as exc:
             raise errors.SamlLogoutInvalid("a LogoutResponse without this browser's pending "
                                            "logout (expired, or never started here)") from exc

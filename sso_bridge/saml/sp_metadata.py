@@ -2,7 +2,8 @@
 
 python3-saml's ``OneLogin_Saml2_Metadata`` builds the skeleton (EntityDescriptor, SPSSODescriptor,
 ACS, SingleLogoutService, NameIDFormat), adds the KeyDescriptors and signs; lxml adds what it
-cannot: a second SingleLogoutService binding, EncryptionMethod preferences, mdui:UIInfo,
+cannot: a second SingleLogoutService binding, EncryptionMethod preferences, mdui:UIInfo, the
+idpdisc:DiscoveryResponse (``/saml/login``, where a discovery service returns the learner),
 RequestedAttributes, mdattr:EntityAttributes, Organization and ContactPersons (a REFEDS security
 contact among them), every text escaped. The result is checked against the SAML metadata schema
 together with the mdui and mdattr schemas that python3-saml ships; :func:`federation_gaps` names
@@ -33,10 +34,12 @@ SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 MDUI = "urn:oasis:names:tc:SAML:metadata:ui"
 MDATTR = "urn:oasis:names:tc:SAML:metadata:attribute"
 REMD = "http://refeds.org/metadata"
+IDPDISC = "urn:oasis:names:tc:SAML:profiles:SSO:idp-discovery-protocol"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 REFEDS_SECURITY = "http://refeds.org/metadata/contactType/security"
 SIRTFI = "https://refeds.org/sirtfi"
-NAMESPACES = {"md": MD, "saml": SAML, "mdui": MDUI, "mdattr": MDATTR, "remd": REMD}
+NAMESPACES = {"md": MD, "saml": SAML, "mdui": MDUI, "mdattr": MDATTR, "remd": REMD,
+              "idpdisc": IDPDISC}
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
@@ -121,6 +124,7 @@ def _extend(root: etree._Element, settings: Settings) -> None:
     ui = _ui_info(m)
     if ui is not None:
         _extensions(sp).append(ui)
+    _extensions(sp).append(_discovery_response(settings))
     sp.append(_attribute_consuming_service(settings))
     if m.entity_attributes:
         _extensions(root).append(_entity_attributes(m.entity_attributes))
@@ -159,6 +163,14 @@ def _ui_info(m: MetadataSection) -> etree._Element | None:
             element.set(XML_LANG, logo.lang)
         element.text = logo.url
     return ui if len(ui) else None
+
+
+def _discovery_response(settings: Settings) -> etree._Element:
+    """Where a discovery service (the bridge's own or an external one) may send the learner
+    back with the chosen IdP: ``/saml/login``, the only ``return`` either accepts."""
+    return etree.Element(f"{{{IDPDISC}}}DiscoveryResponse", nsmap={"idpdisc": IDPDISC},
+                         Binding=IDPDISC, Location=settings.bridge.base_url + "/saml/login",
+                         index="1")
 
 
 def _attribute_consuming_service(settings: Settings) -> etree._Element:

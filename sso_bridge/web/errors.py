@@ -29,6 +29,8 @@ class Page:
     then: str = ""
     """What to do next, when it is a sentence of its own. Title, advice and this are English:
     the msgids of the learner's catalogues (the template shows their translation)."""
+    choose_idp: bool = False
+    """The page's button leads to the discovery page (instead of back to Sakai)."""
 
     @property
     def sends_to_helpdesk(self) -> bool:
@@ -48,9 +50,11 @@ PAGES: dict[type[errors.BridgeError], Page] = {
                            N_("The page you asked for is not part of Sakai. Open Sakai at its "
                               "usual address and sign in there.")),
     errors.BadRequest: Page(400, N_("The sign-in request was incomplete"), _RESTART),
-    errors.IdpUnknown: Page(400, N_("The sign-in request was incomplete"), _RESTART),
     errors.NotFound: Page(404, N_("There is no such page here"),
                           N_("To sign in, open Sakai and choose \u201cLog in\u201d.")),
+    errors.IdpUnknown: Page(400, N_("This organisation cannot sign you in here"),
+                            N_("This organisation is not one this site trusts. Choose yours "
+                               "from the list."), choose_idp=True),
     errors.CookiesBlocked: Page(400, N_("Your browser is blocking cookies"),
                                 N_("Sakai needs cookies to sign you in. Allow cookies for this "
                                    "site in your browser settings (also in private mode), "

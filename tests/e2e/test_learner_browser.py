@@ -1,12 +1,14 @@
 """The learner's pages in Chromium (Debian's, through Playwright) on a phone-sized screen:
 every page in every language (screenshots in test-artifacts/pages/<lang>/<page>.png), axe-core
-with zero WCAG 2.2 AA violations, keyboard-only use, and single logout both ways with the real
-SimpleSAMLphp IdP, ending the Sakai session."""
+with zero WCAG 2.2 AA violations, keyboard-only use, the discovery page (searched as you type,
+an IdP chosen with the keyboard alone), and single logout both ways with the real SimpleSAMLphp
+IdP, ending the Sakai session."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -18,7 +20,7 @@ from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
-PAGES = sorted(BY_KEY) + sorted(SIGNED_OUT_PAGES)
+PAGES = sorted(BY_KEY) + sorted(SIGNED_OUT_PAGES) + ["discovery"]
 LANGUAGES = [lang.code for lang in shipped_languages()]
 ERROR_ID = "4f2a9c0d1e7b3a56"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -52,8 +54,10 @@ def test_every_page_in_every_language_on_a_phone_passes_axe(stack: DemoStack, br
     problems = {}
     try:
         for key in PAGES:
-            page.goto(f"{stack.bridge_url}/saml/language/{lang}?page={key}&code={key}"
-                      f"&id={ERROR_ID}")
+            query = discovery_request(stack) if key == "discovery" else {"code": key,
+                                                                         "id": ERROR_ID}
+            page.goto(f"{stack.bridge_url}/saml/language/{lang}?"
+                      + urlencode({"page": key, **query}))
             assert page.locator("html").get_attribute("lang").startswith(lang)
             page.screenshot(path=str(folder / f"{key}.png"), full_page=True)
             if key in BY_KEY:
@@ -65,6 +69,58 @@ def test_every_page_in_every_language_on_a_phone_passes_axe(stack: DemoStack, br
     finally:
         context.close()
     assert not problems
+
+
+def discovery_request(stack: DemoStack, target: str = "") -> dict[str, str]:
+    """The discovery request ``/saml/login`` makes when the learner has IdPs to choose from."""
+    back = f"{stack.bridge_url}/saml/login?" + urlencode(
+        {"target": target or stack.sakai.url + "/portal"})
+    return {"entityID": f"{stack.bridge_url}/saml/metadata", "return": back,
+            "returnIDParam": "idp"}
+
+
+def test_keyboard_only_choosing_an_idp_on_the_discovery_page(stack: DemoStack,
+                                                             browser: Any) -> None:
+    """Typed into the search field, the results come as you type; Tab to the organisation,
+    Enter: the IdP's login; and next time the choice is offered first."""
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    target = stack.sakai.url + "/portal/site/discovery"
+    discovery = f"{stack.bridge_url}/saml/discovery?" + urlencode(
+        discovery_request(stack, target))
+    try:
+        page.goto(discovery)
+        name = page.locator("#found a").first.inner_text()
+        for _ in range(12):  # Tab along the page to the search field
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "q":
+                break
+        page.keyboard.type("zzz")  # as you type: the list updates, no page load
+        page.wait_for_selector("#status:has-text('No organisation matches')")
+        assert page.locator("#found a").count() == 0
+        for _ in range(3):
+            page.keyboard.press("Backspace")
+        page.keyboard.type(name[:4].lower())
+        page.wait_for_selector("#status:has-text('Organisations found: 1')")
+        assert page.url == discovery
+        assert page.locator("#found a").first.inner_text() == name
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate("document.activeElement.textContent") == name
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # back on the first result with Tab alone
+        assert page.evaluate("document.activeElement.textContent") == name
+        page.keyboard.press("Enter")
+        page.wait_for_selector("input[name=username]", timeout=15_000)  # the IdP's login
+        page.keyboard.type("aigerim")
+        page.keyboard.press("Tab")
+        page.keyboard.type("aigerimpass")
+        page.keyboard.press("Enter")
+        page.wait_for_url(target, timeout=15_000)
+        page.goto(discovery)
+        assert page.locator("#remembered").inner_text() == "Used last time"
+        assert page.locator("ul.idps a").first.inner_text() == name
+    finally:
+        context.close()
 
 
 def test_keyboard_only_the_error_page_and_the_language_switcher(stack: DemoStack,
