@@ -114,19 +114,10 @@ def test_logout_goes_to_the_idp_the_learner_signed_in_with(two: DemoStack, index
     assert whoami(two, browser)["userEid"] is None  # Sakai's session ended first
     back = browser.get(out.headers["Location"], timeout=10)  # the IdP answers to /saml/slo
     assert back.url.startswith(two.bridge_url + "/saml/slo?SAMLResponse=")
+    assert back.status_code == 200, back.text  # the pending logout's cookie came back whole
     again = browser.get(two.bridge_url + "/saml/login", params={"idp": idp.entity_id},
                         timeout=10)
     assert again.url.startswith(idp.base_url) and 'name="password"' in again.text
-
-
-@pytest.mark.xfail(strict=True, reason="the pending-logout cookie (sso_bridge_logout) holds raw "
-                   "JSON: quotes, a comma and a space are no RFC 6265 cookie-octets, and "
-                   "Python's cookie jar drops the escaped quotes, so its signature fails")
-def test_the_idps_logout_answer_is_accepted_from_an_rfc_6265_cookie_jar(two: DemoStack) -> None:
-    browser = _login(two, 1, "partner1")
-    done = browser.get(two.bridge_url + "/saml/logout", timeout=10)
-    assert done.url.startswith(two.bridge_url + "/saml/slo?SAMLResponse=")
-    assert done.status_code == 200, done.text
 
 
 @pytest.mark.parametrize(("index", "username"), [(0, "bob"), (1, "partner1")])
