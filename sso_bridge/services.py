@@ -225,14 +225,24 @@ def _federation(settings: Settings, sp: ServiceProvider | None, key: str,
         current, next_key = _saml_settings(settings, idp, cert, next_cert, policy)
         return sp.make_trust(key, policy, policy.attributes, idp, current, next_key)
 
-    state = Path(settings.path(settings.store.state_directory)) \
-        if settings.store.state_directory else default_folder()
+    state = _state_folder(settings)
     federation = Federation(f"federations.{key}", section, Path(settings.config_dir),
                             private_folder(state), build_trust,
                             )
     if start:
         federation.start()
     return federation
+
+
+def _state_folder(settings: Settings) -> Path:
+    """Where the instance keeps its files (federation indexes): ``store.state_directory``,
+    else beside a configured SQLite store, else the default private state folder."""
+    c = settings.store
+    if c.state_directory:
+        return settings.path(c.state_directory)
+    if c.url.startswith("sqlite:///"):
+        return Path(c.url.removeprefix("sqlite:///")).parent
+    return default_folder()
 
 
 def _warnings(settings: Settings, sp: ServiceProvider) -> list[str]:

@@ -64,7 +64,8 @@ def login() -> Response:
     """``?idp=<entityID>``: straight to that IdP; without it, the one IdP, or discovery."""
     target = _target(request.args.get("target"))
     svc = services()
-    entity_id = request.args.get("idp", "")
+    # ``entityID``: the IdP Discovery Protocol's default returnIDParam (a hand-made link)
+    entity_id = request.args.get("idp") or request.args.get("entityID", "")
     if entity_id:
         trust = svc.idps.get(entity_id)
         if trust is None:

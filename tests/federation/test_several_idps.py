@@ -161,3 +161,13 @@ def test_a_wrong_key_of_another_idp_is_named_with_its_table(tmp_path: Path,
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env)
     assert "unknown key 'idps.partner.want_responce_signed'" in caught.value.problems
+
+
+def test_the_discovery_protocol_s_default_return_parameter_names_the_idp_too(
+        app_services: tuple[FlaskClient, Services]) -> None:
+    """A hand-made discovery link without returnIDParam comes back with ``entityID``."""
+    client, _ = app_services
+    reply = client.get("/sso/saml/login", query_string={"entityID": PARTNER.entity_id},
+                       base_url=HOST)
+    assert reply.status_code == 302
+    assert reply.headers["Location"].startswith(PARTNER.sso_url + "?")
