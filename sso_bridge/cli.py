@@ -213,11 +213,14 @@ def healthcheck(config_path: str | None, timeout: float) -> None:
               help="Where the demo keeps its generated files (default: a temporary folder).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--bridge-port", default=8000, show_default=True)
-@click.option("--idp-port", default=8080, show_default=True)
+@click.option("--idp-port", default=8080, show_default=True,
+              help="The University's IdP.")
+@click.option("--partner-idp-port", default=8081, show_default=True,
+              help="The Partner organisation's IdP.")
 @click.option("--sakai-port", default=8090, show_default=True)
 def demo(workdir: str | None, host: str, bridge_port: int, idp_port: int,
-         sakai_port: int) -> None:
-    """Start a real IdP, the Sakai simulator and the bridge on loopback, until Ctrl-C."""
+         partner_idp_port: int, sakai_port: int) -> None:
+    """Start two real IdPs, the Sakai simulator and the bridge on loopback, until Ctrl-C."""
     try:
         from sso_bridge.demo.stack import run_demo
     except ImportError as exc:  # the production image leaves the demo out (design rule 15)
@@ -225,6 +228,7 @@ def demo(workdir: str | None, host: str, bridge_port: int, idp_port: int,
                                    "a source checkout (docs/install.md)") from exc
 
     run_demo(workdir, host=host, ports={"bridge": bridge_port, "idp": idp_port,
+                                        "partner_idp": partner_idp_port,
                                         "sakai": sakai_port})
 
 

@@ -23,7 +23,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -42,6 +41,7 @@ from sso_bridge.demo.idp_files import (
     signal_group,
     write_atomic,
 )
+from sso_bridge.demo.organisations import DEFAULT_USERS, DemoUser
 
 SSP_WWW = Path("/usr/share/simplesamlphp/www")
 INSTALL_COMMAND = (
@@ -50,28 +50,7 @@ INSTALL_COMMAND = (
 )
 NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 _SP_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-@dataclass(frozen=True)
-class DemoUser:
-    """A test account of the IdP and the attributes it releases at login."""
-
-    username: str
-    password: str
-    attributes: dict[str, list[str]]
-
-
-def _person(uid: str, given: str, sn: str, affiliation: str) -> DemoUser:
-    mail = [f"{uid}@example.org"]
-    attributes = {"uid": [uid], "mail": mail, "givenName": [given], "sn": [sn]}
-    attributes |= {"eduPersonAffiliation": ["member", affiliation], "eduPersonPrincipalName": mail}
-    return DemoUser(uid, f"{uid}pass", attributes)
-
-
-DEFAULT_USERS: tuple[DemoUser, ...] = (
-    _person("alice", "Alice", "Anderson", "student"),
-    _person("bob", "Bob", "Brown", "faculty"),
-    _person("carol", "Carol", "Clark", "student"),  # spare: tests may change her attributes
-)
+__all__ = ["DEFAULT_USERS", "DemoUser", "IdpNotInstalled", "IdpStartError", "SimpleSamlIdp"]
 
 
 class IdpNotInstalled(RuntimeError):
@@ -88,8 +67,11 @@ class SimpleSamlIdp:
 
     ``port=0`` picks a free port now, so every URL is known before ``start()``. ``workers > 1``
     sets ``PHP_CLI_SERVER_WORKERS`` (forked workers; ``stop()`` kills them too).
-    ``sign_metadata``: the IdP signs its metadata with its own key. As a context manager:
-    ``configure()`` + ``start()`` on entry, ``stop()`` on exit.
+    ``sign_metadata``: the IdP signs its metadata with its own key. ``display_name`` (language →
+    name) is published as mdui:DisplayName, ``scope`` as shibmd:Scope. ``cookie_prefix`` names
+    its cookies (``<prefix>IdP``, ``<prefix>AuthToken``): cookies ignore ports, so two IdPs on
+    one host need two prefixes. As a context manager: ``configure()`` + ``start()`` on entry,
+    ``stop()`` on exit.
     """
 
     def __init__(
@@ -103,6 +85,9 @@ class SimpleSamlIdp:
         name_id_format: str = NAMEID_TRANSIENT,
         workers: int = 0,
         sign_metadata: bool = False,
+        display_name: dict[str, str] | None = None,
+        scope: str = "example.org",
+        cookie_prefix: str = "SimpleSAML",
     ) -> None:
         bad = [u.username for u in users if ":" in u.username or not u.username]
         if bad:
@@ -112,6 +97,8 @@ class SimpleSamlIdp:
         self.trusted_domains = (f"{host}:{self.port}", *trusted_domains)
         self.name_id_format, self.workers = name_id_format, workers
         self.sign_metadata = sign_metadata
+        self.display_name, self.scope = dict(display_name or {}), scope
+        self.cookie_prefix = cookie_prefix
         self._users = {user.username: user for user in users}
         self._proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://{host}:{self.port}/simplesaml/"
@@ -169,11 +156,17 @@ class SimpleSamlIdp:
             write_atomic(key, key_pem, 0o600)
             write_atomic(crt, cert_pem)
         self._write_php("config/config.php", CONFIG_PHP.replace("@SETTINGS@", self._settings()))
-        hosted = IDP_HOSTED_PHP.replace("@NAMEID@", php_string(self.name_id_format)).replace(
-            "@SIGN_METADATA@", "true" if self.sign_metadata else "false")
-        self._write_php("metadata/saml20-idp-hosted.php", hosted)
+        self._write_php("metadata/saml20-idp-hosted.php", self._hosted())
         self._write_php("metadata/saml20-sp-remote.php", SP_REMOTE_PHP)
         self._write_authsources()
+
+    def _hosted(self) -> str:
+        """The hosted IdP's metadata options: NameID format, scope, signing, mdui:UIInfo."""
+        ui_info = {"UIInfo": {"DisplayName": self.display_name}} if self.display_name else {}
+        return (IDP_HOSTED_PHP.replace("@NAMEID@", php_string(self.name_id_format))
+                .replace("@SCOPE@", php_json([self.scope]))
+                .replace("@UIINFO@", php_json(ui_info))
+                .replace("@SIGN_METADATA@", "true" if self.sign_metadata else "false"))
 
     def _settings(self) -> str:
         folder = {name: f"{self.workdir / name}/" for name in ("cert", "log", "data", "tmp")}
@@ -189,6 +182,8 @@ class SimpleSamlIdp:
                 "secretsalt": self._secret("secretsalt"),
                 "auth.adminpassword": self._secret("adminpassword"),
                 "trusted.url.domains": list(self.trusted_domains),
+                "session.phpsession.cookiename": f"{self.cookie_prefix}IdP",
+                "session.authtoken.cookiename": f"{self.cookie_prefix}AuthToken",
             }
         )
 

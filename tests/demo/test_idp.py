@@ -256,3 +256,51 @@ def test_check_installed_names_the_apt_command(monkeypatch: pytest.MonkeyPatch) 
         SimpleSamlIdp.check_installed()
     assert INSTALL_COMMAND in str(caught.value)
     assert "apt-get install" in INSTALL_COMMAND and "simplesamlphp" in INSTALL_COMMAND
+
+
+MDUI = "urn:oasis:names:tc:SAML:metadata:ui"
+SHIBMD = "urn:mace:shibboleth:metadata:1.0"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def test_metadata_names_the_idp_by_language_and_publishes_its_scope(tmp_path: Path) -> None:
+    require_simplesamlphp()
+    names = {"en": "Partner organisation", "ru": "Партнёрская организация"}
+    with SimpleSamlIdp(tmp_path, display_name=names, scope="partner.example",
+                       sign_metadata=True) as server:
+        root = etree.fromstring(requests.get(server.metadata_url, timeout=10).content)
+    extensions = root.find("md:IDPSSODescriptor/md:Extensions", NS)
+    assert extensions is not None
+    shown = {e.get(XML_LANG): e.text for e in extensions.iterfind(f"{{{MDUI}}}UIInfo/"
+                                                                   f"{{{MDUI}}}DisplayName")}
+    assert shown == names
+    assert [s.text for s in extensions.iterfind(f"{{{SHIBMD}}}Scope")] == ["partner.example"]
+    signature = root.find("ds:Signature", NS)  # the names are under the IdP's signature
+    assert signature is not None
+    _verify(signature, server.certificate_pem)
+
+
+def test_an_idp_without_display_name_publishes_no_ui_info(idp: SimpleSamlIdp) -> None:
+    root = etree.fromstring(requests.get(idp.metadata_url, timeout=10).content)
+    assert root.find(f".//{{{MDUI}}}UIInfo") is None
+    assert [s.text for s in root.iterfind(f".//{{{SHIBMD}}}Scope")] == ["example.org"]
+
+
+def test_two_idps_on_one_host_keep_their_own_sessions_in_one_browser(tmp_path: Path) -> None:
+    """Cookies ignore ports: with one cookie name, signing in at the second IdP would replace
+    the first IdP's session cookie and the first would ask for the password again."""
+    require_simplesamlphp()
+    partner_user = DemoUser("partner1", "partner1pass", {"uid": ["partner1"]})
+    with SimpleSamlIdp(tmp_path / "a") as first, \
+            SimpleSamlIdp(tmp_path / "b", users=[partner_user],
+                          cookie_prefix="SimpleSAMLPartner") as second:
+        first.register_sp("test", SP_METADATA)
+        second.register_sp("test", SP_METADATA)
+        browser = requests.Session()
+        login(first, "alice", "alicepass", browser=browser)
+        login(second, "partner1", "partner1pass", browser=browser)
+        assert {"SimpleSAMLIdP", "SimpleSAMLPartnerIdP"} <= set(browser.cookies.keys())
+        for server, uid in ((first, "alice"), (second, "partner1")):
+            again = browser.get(server.idp_initiated_url(SP_ENTITY_ID), timeout=10)
+            fields = dict(_form(again.text).form_values())  # no login form: still signed in
+            assert _attributes(_response(fields))["uid"] == [uid]

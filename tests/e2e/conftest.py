@@ -84,20 +84,24 @@ def idp_sign_in(browser: requests.Session, page: requests.Response, username: st
 
 
 def idp_response_for(stack: DemoStack, username: str, *, target: str | None = None,
-                     browser: requests.Session | None = None) -> tuple[str, dict[str, str]]:
-    """Start at the bridge, sign in at the IdP; return the form the IdP wants posted."""
+                     browser: requests.Session | None = None,
+                     idp: str | None = None) -> tuple[str, dict[str, str]]:
+    """Start at the bridge (at ``/saml/login?idp=<idp>`` when given an entity ID), sign in at
+    the IdP; return the form the IdP wants posted."""
     browser = browser if browser is not None else requests.Session()
     params = {"target": target} if target else {}
+    params |= {"idp": idp} if idp else {}
     page = browser.get(stack.bridge_url + "/saml/login", params=params, timeout=10)
     page.raise_for_status()
     return idp_sign_in(browser, page, username, username + "pass")
 
 
 def bridge_login(stack: DemoStack, username: str, *, target: str | None = None,
-                 browser: requests.Session | None = None) -> requests.Response:
+                 browser: requests.Session | None = None,
+                 idp: str | None = None) -> requests.Response:
     """A learner's whole SP-initiated login; returns the bridge's answer to the IdP's POST."""
     browser = browser if browser is not None else requests.Session()
-    action, fields = idp_response_for(stack, username, target=target, browser=browser)
+    action, fields = idp_response_for(stack, username, target=target, browser=browser, idp=idp)
     return browser.post(action, data=fields, allow_redirects=False, timeout=20)
 
 
