@@ -84,9 +84,12 @@ class Federation:
         self.mdq: MdqClient | None = None
         self.source: AggregateSource | None = None
         self.discovery: LiveDiscovery | None = None
+        ca_file = str(config_dir / section.ca_certificate_file) \
+            if section.ca_certificate_file else ""
         if section.mdq_url:
             self.mdq = MdqClient(section.mdq_url, trust, setting=f"{key}.mdq_url",
-                                 timeout=section.timeout_seconds, allow_http=section.allow_http)
+                                 timeout=section.timeout_seconds, allow_http=section.allow_http,
+                                 ca_file=ca_file)
         else:
             name = key.removeprefix("federations.")
             spec = BuildSpec(
@@ -98,7 +101,7 @@ class Federation:
                 registration_authorities=tuple(section.registration_authorities),
                 entity_categories=tuple(section.entity_categories),
                 max_bytes=section.max_bytes, timeout=section.timeout_seconds,
-                allow_http=section.allow_http)
+                allow_http=section.allow_http, ca_file=ca_file)
             self.source = AggregateSource(spec, interval=section.refresh_seconds,
                                           hooks=(metrics.observe_federation_refresh,))
             self.discovery = LiveDiscovery(self.source.index, languages)

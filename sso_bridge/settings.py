@@ -146,6 +146,9 @@ class FederationSection(IdpPolicy):
     registration_authorities: list[str] = field(default_factory=list)
     entity_categories: list[str] = field(default_factory=list)
     attributes: AttributesSection = field(default_factory=AttributesSection)
+    ca_certificate_file: str = ""
+    """PEM CA certificates that alone are trusted for ``url``'s or ``mdq_url``'s https (an
+    internal CA); empty: the system's trust store."""
 
     @property
     def source(self) -> str:

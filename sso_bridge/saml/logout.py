@@ -171,7 +171,11 @@ class SingleLogout:
             log.info("logout of a browser the bridge remembers no login of")
             return LogoutStart(None, "")
         self._end(record)
-        trust = self.sp.find(record["idp"])
+        try:
+            trust = self.sp.find(record["idp"])
+        except errors.BridgeError as exc:  # its metadata expired, its MDQ service is down
+            log.warning("logout: Sakai session ended; the IdP cannot be reached: %s", exc.detail)
+            trust = None
         if trust is None or not self.idp_slo_url(trust):
             log.info("logout: Sakai session ended; the IdP has no SLO endpoint")
             return LogoutStart(None, "")

@@ -135,9 +135,15 @@ class ServiceProvider:
         return list(self._trusts.values())
 
     def find(self, entity_id: str) -> IdpTrust | None:
-        """The trusted IdP with this entityID: a configured one, else a federation's."""
+        """The trusted IdP with this entityID: a configured one, else a federation's.
+        IdpMetadataUnavailable when a configured IdP's metadata expired (no refresh brought a
+        valid copy): its keys are no longer vouched for, as a federation's are not."""
         for trust in self._trusts.values():
             if trust.idp.entity_id == entity_id:
+                if trust.idp.expired():
+                    raise errors.IdpMetadataUnavailable(
+                        f"the metadata of {entity_id} [{trust.key}] expired "
+                        f"(validUntil passed) and no refresh brought a valid copy")
                 return trust
         return self.others(entity_id)
 

@@ -171,3 +171,30 @@ def test_the_discovery_protocol_s_default_return_parameter_names_the_idp_too(
                        base_url=HOST)
     assert reply.status_code == 302
     assert reply.headers["Location"].startswith(PARTNER.sso_url + "?")
+
+
+def test_a_configured_idp_whose_metadata_expired_signs_no_one_in(
+        tmp_path: Path, sim: SakaiSimulator) -> None:
+    """Its validUntil passed and no refresh brought a valid copy: its keys are vouched for no
+    more (as a federation's are not), so its login starts nowhere and its answers are refused."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    until = datetime.now(UTC) + timedelta(seconds=3)
+    path, env = configure(tmp_path, sim, PARTNER_TABLE)
+    partner = PARTNER.metadata_xml().replace(
+        "<md:EntityDescriptor ", f'<md:EntityDescriptor validUntil="{until:%Y-%m-%dT%H:%M:%SZ}" ',
+        1)
+    (tmp_path / "partner.xml").write_text(partner)
+    app = create_app(load_settings(path, env))
+    client, services = app.test_client(), app.extensions["sso_bridge"]
+    request_id, relay = start(client, PARTNER)  # still valid
+    time.sleep(max(0.0, until.timestamp() - time.time()) + 1.0)
+    reply = client.get("/sso/saml/login", query_string={"idp": PARTNER.entity_id},
+                       base_url=HOST)
+    assert reply.status_code == 503 and "idp_metadata_unavailable" in reply.text
+    reply = post(client, services, PARTNER, request_id, relay, "ann")
+    assert reply.status_code == 503 and "idp_metadata_unavailable" in reply.text
+    assert sakai_user(sim, "ann@partner") == {}
+    request_id, relay = start(client, UNIVERSITY)  # the other IdP is not affected
+    assert post(client, services, UNIVERSITY, request_id, relay, "ann").status_code == 302
