@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,16 @@ class Federation:
             while len(self._trusts) > TRUST_CACHE_SIZE:
                 self._trusts.popitem(last=False)
         return trust
+
+    def scope_owners(self, scopes: Iterable[str]) -> list[tuple[str, str]]:
+        """(scope, entityID) of this aggregate's IdPs declaring these literal scopes (an MDQ
+        service's IdPs cannot be listed: none)."""
+        if self.source is None:
+            return []
+        try:
+            return self.source.index.scope_owners(scopes)
+        except UNREADABLE:
+            return []
 
     def current_discovery(self) -> Discovery | None:
         """The aggregate's IdPs to search (None for MDQ, or before an index exists)."""

@@ -25,6 +25,7 @@ from sso_bridge.saml.federation.accounts import EidShape, account_clashes, affix
 from sso_bridge.saml.federation.discovery import Choice, Discovery
 from sso_bridge.saml.federation.records import IdpRecord
 from sso_bridge.saml.federation.source import Readiness
+from sso_bridge.saml.metadata import Scope
 from sso_bridge.saml.sp import IdpTrust, ServiceProvider
 
 _MATCH_ORDER = {"email": 0, "name": 1, "keyword": 2, "text": 3}
@@ -48,7 +49,6 @@ class Idps:
     def __init__(self, sp: ServiceProvider, federations: list[Federation]) -> None:
         self.sp = sp
         self.federations = federations
-        self._owners: tuple[object, dict[str, list[EidShape]]] | None = None
         self._configured: tuple[object, Discovery] | None = None
         self._lock = threading.Lock()
         sp.others = self._federation_idp
@@ -73,13 +73,33 @@ class Idps:
 
     def _scopes_left(self, federation: Federation, record: IdpRecord) -> IdpRecord:
         """The record without the scopes it cannot have alone (see the module's text)."""
-        me = EidShape(record.entity_id, True, record.scopes, federation.section.eid_prefix,
-                      federation.section.eid_suffix)
-        owners = self._scope_owners()
-        kept = tuple(s for s in record.scopes if not s.regexp and not any(
-            other.idp != record.entity_id and not affixes_apart(me, other)
+        literal = [s for s in record.scopes if not s.regexp]
+        owners = self._owners_of([s.value for s in literal])
+        prefix, suffix = federation.section.eid_prefix, federation.section.eid_suffix
+        kept = tuple(s for s in literal if not any(
+            other.idp != record.entity_id
+            and not affixes_apart(EidShape(record.entity_id, True, (s,), prefix, suffix), other)
             for other in owners.get(s.value.lower(), ())))
         return dataclasses.replace(record, scopes=kept)
+
+    def _owners_of(self, scopes: list[str]) -> dict[str, list[EidShape]]:
+        """Literal scope → the IdPs declaring it, for these scopes only: the configured IdPs,
+        and each aggregate's by its index (a lookup, not a walk over its IdPs, so a login
+        right after a refresh does not wait for the whole federation to be read)."""
+        owners: dict[str, list[EidShape]] = {}
+        wanted = {scope.lower() for scope in scopes}
+        for trust in self.sp.configured():
+            shape = eid_shape(trust)
+            for scope in shape.scopes:
+                if scope.value.lower() in wanted:
+                    owners.setdefault(scope.value.lower(), []).append(
+                        dataclasses.replace(shape, scopes=(scope,)))
+        for federation in self.federations:
+            s = federation.section
+            for value, entity_id in federation.scope_owners(wanted):
+                owners.setdefault(value, []).append(
+                    EidShape(entity_id, True, (Scope(value),), s.eid_prefix, s.eid_suffix))
+        return owners
 
     def scopes_lost(self) -> dict[str, tuple[str, list[str]]]:
         """Each indexed federation IdP that loses a scope it declares (``_scopes_left``):
@@ -94,31 +114,6 @@ class Idps:
                 if gone:
                     lost[entity_id] = (federation.key, gone)
         return lost
-
-    def _scope_owners(self) -> dict[str, list[EidShape]]:
-        """Literal scope → the IdPs that declare it, over every configured and indexed IdP;
-        rebuilt when an index or a configured IdP's metadata changes."""
-        sources = [(f, f.current_discovery()) for f in self.federations]
-        version = (tuple(id(t) for t in self.sp.configured()), tuple(id(d) for _, d in sources))
-        cached = self._owners
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        owners: dict[str, list[EidShape]] = {}
-        for trust in self.sp.configured():
-            shape = eid_shape(trust)
-            for scope in shape.scopes:
-                owners.setdefault(scope.value.lower(), []).append(shape)
-        for federation, discovery in sources:
-            if discovery is None:
-                continue
-            s = federation.section
-            for entity_id, scopes in discovery.scopes():
-                shape = EidShape(entity_id, True, scopes, s.eid_prefix, s.eid_suffix)
-                for scope in scopes:
-                    if not scope.regexp:
-                        owners.setdefault(scope.value.lower(), []).append(shape)
-        self._owners = (version, owners)
-        return owners
 
     # --- what the discovery page shows ----------------------------------------------------
 

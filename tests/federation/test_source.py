@@ -69,6 +69,22 @@ def test_a_restart_within_the_interval_reuses_the_index(federation: Make) -> Non
     assert again.index.summary().built_at == built_at and events == []
 
 
+def test_an_index_of_an_older_version_is_rebuilt_at_start_up(federation: Make) -> None:
+    """An index written before the ``scopes`` table (an upgrade within the interval) would
+    leave the scope check nothing to read: start-up builds a new one."""
+    import sqlite3
+
+    spec = federation()
+    first, _ = started(spec)
+    db = sqlite3.connect(spec.index)
+    db.executescript("DROP TABLE scopes; DELETE FROM meta WHERE key = 'schema';")
+    db.commit()
+    db.close()
+    again, events = started(spec)
+    assert [e.ok for e in events] == [True]
+    assert again.index.scope_owners(["uni.example"]) == [("uni.example", UNI)]
+
+
 @pytest.mark.parametrize("attack, expected", [
     ("another signer", "is not signed by the key of"),
     ("expired", "expired at"),

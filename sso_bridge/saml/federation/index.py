@@ -31,7 +31,11 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE idps (entity_id TEXT PRIMARY KEY, sha1 TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
 CREATE TABLE discovery (entity_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE scopes (scope TEXT NOT NULL, entity_id TEXT NOT NULL);
+CREATE INDEX scopes_by_scope ON scopes (scope);
 """
+SCHEMA_VERSION = 2
+"""2: the ``scopes`` table. An index of another version is rebuilt at start-up."""
 
 
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, sqlite3.Error)
@@ -74,6 +78,10 @@ def write_index(path: Path, summary: IndexSummary, records: Iterable[IdpRecord])
             (r.entity_id, sha1_id(r.entity_id), r.to_json()) for r in records))
         db.executemany("INSERT INTO discovery VALUES (?, ?)", (
             (r.entity_id, encode_json(discovery_entry(r))) for r in records))
+        db.executemany("INSERT INTO scopes VALUES (?, ?)", (
+            (scope.value.lower(), r.entity_id) for r in records for scope in r.scopes
+            if not scope.regexp))
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
         db.commit()
     finally:
         db.close()
@@ -127,8 +135,23 @@ class FederationIndex:
         return [(r[0], json.loads(r[1]))
                 for r in self._db().execute("SELECT entity_id, entry FROM discovery")]
 
+    def scope_owners(self, scopes: Iterable[str]) -> list[tuple[str, str]]:
+        """(scope, entityID) of every indexed IdP declaring one of these literal scopes
+        (lower case): who else may vouch for a domain, without reading every IdP."""
+        wanted = sorted({scope.lower() for scope in scopes})
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        return [(r[0], r[1]) for r in self._db().execute(
+            f"SELECT scope, entity_id FROM scopes WHERE scope IN ({marks})", wanted)]  # noqa: S608
+
+    def schema(self) -> int:
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return int(json.loads(row[0])) if row else 1
+
     def summary(self) -> IndexSummary:
         meta = {k: json.loads(v) for k, v in self._db().execute("SELECT key, value FROM meta")}
+        meta.pop("schema", None)
         meta["problems"] = tuple(meta["problems"])
         return IndexSummary(**meta)
 

@@ -26,7 +26,12 @@ from pathlib import Path
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.federation.build import BuildSpec, build, build_in_child
-from sso_bridge.saml.federation.index import UNREADABLE, FederationIndex, IndexSummary
+from sso_bridge.saml.federation.index import (
+    SCHEMA_VERSION,
+    UNREADABLE,
+    FederationIndex,
+    IndexSummary,
+)
 
 log = logging.getLogger("sso_bridge.saml")
 
@@ -130,8 +135,10 @@ class AggregateSource:
         return "refreshed"
 
     def _usable(self) -> bool:
+        """A valid index this version of the bridge can read (an older one is rebuilt)."""
         try:
-            return self.index.summary().valid_until > time.time()
+            return (self.index.schema() == SCHEMA_VERSION
+                    and self.index.summary().valid_until > time.time())
         except UNREADABLE:
             return False
 
