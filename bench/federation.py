@@ -43,6 +43,8 @@ from sso_bridge.settings import load_settings  # noqa: E402
 KNOWN = 4
 FEDERATION_PROBE = str(Path(__file__).resolve().parent / "federation_probe.py")
 WORKERS = 2
+PAUSE = 0.1
+"""Seconds each learner of the paced load waits between logins."""
 
 
 class Bench:
@@ -115,13 +117,17 @@ def memory(bench: Bench, figures: Figures) -> None:
 
 
 def refreshing(bench: Bench, refreshes: int, interval: int, figures: Figures) -> None:
-    server, settings = bench.served(True, refresh_seconds=interval)
-    try:
-        warm_up(server, bench.idps, settings)
-        figures.refresh = refresh_run(server, bench.idps, settings, refreshes)
-        figures.refresh_interval = interval
-    finally:
-        server.stop()
+    """Learners keeping the bridge saturated (memory, and the worst case for latency), then
+    learners pausing between logins (a bridge with CPU to spare, as in production)."""
+    figures.refresh_interval = interval
+    for load, count, pause in (("saturated", refreshes, 0.0), ("paced", refreshes // 2, PAUSE)):
+        server, settings = bench.served(True, refresh_seconds=interval)
+        try:
+            warm_up(server, bench.idps, settings)
+            figures.refresh[load] = refresh_run(server, bench.idps, settings, count,
+                                                pause=pause)
+        finally:
+            server.stop()
 
 
 def logins(bench: Bench, runs: int, count: int, figures: Figures) -> None:

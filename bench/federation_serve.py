@@ -119,6 +119,8 @@ def warm_up(server: Served, idps: list[Any], settings: Any, rounds: int = 8) -> 
 class RefreshRun:
     """Logins while the federation refreshes in the background (``refresh_seconds``)."""
 
+    learners: int = 3
+    pause: float = 0.0
     logins: list[tuple[float, float]] = field(default_factory=list)
     """(began, seconds) of each login."""
     windows: list[tuple[float, float]] = field(default_factory=list)
@@ -132,11 +134,12 @@ class RefreshRun:
     failures: list[str] = field(default_factory=list)
 
 
-def refresh_run(server: Served, idps: list[Any], settings: Any, refreshes: int,
-                learners: int = 3, time_limit: float = 400.0) -> RefreshRun:
-    """Learners log in without pause until ``refreshes`` index builds have ended and the
-    workers have used the last one; a watcher notes each build and the workers' memory."""
-    run, stop = RefreshRun(), threading.Event()
+def refresh_run(server: Served, idps: list[Any], settings: Any, refreshes: int, *,
+                learners: int = 3, pause: float = 0.0, time_limit: float = 400.0) -> RefreshRun:
+    """Learners log in (each waiting ``pause`` seconds between logins; 0: the bridge kept
+    saturated) until ``refreshes`` index builds have ended and the workers have used the
+    last one; a watcher notes each build and the workers' memory."""
+    run, stop = RefreshRun(learners=learners, pause=pause), threading.Event()
     run.rss_before = server.rss_mb()
 
     def learner(k: int) -> None:
@@ -149,6 +152,7 @@ def refresh_run(server: Served, idps: list[Any], settings: Any, refreshes: int,
             except Exception as exc:  # noqa: BLE001 (counted and printed, never hidden)
                 run.failures.append(str(exc)[:200])
             n += 1
+            stop.wait(pause)
 
     threads = [threading.Thread(target=learner, args=(k,), daemon=True) for k in range(learners)]
     for thread in threads:
