@@ -110,7 +110,9 @@ def memory(bench: Bench, figures: Figures) -> None:
     for federated in (False, True):
         server, settings = bench.served(federated)
         try:
-            warm_up(server, bench.idps if federated else bench.idps[:1], settings)
+            # the same number of logins: 8 through each of 4 IdPs, or 32 through the one
+            warm_up(server, bench.idps if federated else bench.idps[:1], settings,
+                    rounds=8 if federated else 8 * KNOWN)
             figures.rss[federated] = list(server.rss_mb().values())
         finally:
             server.stop()
