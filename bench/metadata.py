@@ -80,13 +80,13 @@ def build_child(spec: BuildSpec) -> Run:
     return run
 
 
-def generated(padding: int = 0) -> Generated:
+def generated(padding: int = 0, known: int = 0) -> Generated:
     """The aggregate, generated (when not cached) in a child process: on Linux a child's peak
     RSS starts from its parent's RSS at fork, so a parent that had generated 100 MB of XML
-    would inflate every peak measured after it."""
+    would inflate every peak measured after it. ``known``: IdPs whose keys are kept."""
     subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "metadata_data.py"),
-                    str(padding)], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-    return generate(padding=padding)
+                    str(padding), str(known)], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    return generate(padding=padding, known=known)
 
 
 def target(ok: bool | None, text: str) -> None:

@@ -13,11 +13,13 @@ beside the index, so every worker's readiness shows it, and reported to the sour
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,8 @@ from sso_bridge.saml.federation.index import (
 )
 
 log = logging.getLogger("sso_bridge.saml")
+BACKGROUND_NICE = 19
+"""The background refresh's CPU priority (the lowest): logins first."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,12 @@ class AggregateSource:
 
     def _loop(self) -> None:
         # Workers wake at slightly different times; the first finds the index stale and
-        # builds it, the others find it busy or fresh.
+        # builds it, the others find it busy or fresh. On Linux the nice value belongs to
+        # the thread: this one (and the builder it starts, which inherits it) yields the
+        # CPU to the worker's logins; a build at start-up, with no login to wait, keeps it.
+        if sys.platform == "linux":  # elsewhere it would lower the whole worker
+            with contextlib.suppress(OSError):
+                os.nice(BACKGROUND_NICE)
         while not self._stop.wait(self.interval * random.uniform(1.0, 1.1)):
             self.refresh()
 
