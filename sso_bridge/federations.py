@@ -20,7 +20,7 @@ from typing import Any
 
 from sso_bridge import errors, metrics
 from sso_bridge.errors import ConfigError
-from sso_bridge.saml.federation.aggregate import Trust, load_signer
+from sso_bridge.saml.federation.aggregate import Admission, Trust, load_signer
 from sso_bridge.saml.federation.build import BuildSpec
 from sso_bridge.saml.federation.discovery import Discovery, LiveDiscovery
 from sso_bridge.saml.federation.index import UNREADABLE
@@ -61,23 +61,14 @@ def idp_metadata(record: IdpRecord, source: str, loaded_at: float) -> IdpMetadat
                        logo=record.logos[0].url if record.logos else "")
 
 
-def admitted(section: FederationSection, record: IdpRecord) -> bool:
-    """The admission lists, for an MDQ answer (an aggregate's IdPs are admitted as it is
-    indexed): every list given must hold."""
-    if section.entity_ids and record.entity_id not in section.entity_ids:
-        return False
-    if (section.registration_authorities
-            and record.registration_authority not in section.registration_authorities):
-        return False
-    return not section.entity_categories or bool(
-        set(section.entity_categories).intersection(record.entity_categories))
-
-
 class Federation:
     def __init__(self, key: str, section: FederationSection, config_dir: Path, state_dir: Path,
                  build_trust: TrustBuilder, languages: tuple[str, ...] = ("en",)) -> None:
         self.key, self.section = key, section
         self._build_trust = build_trust
+        self.admission = Admission(frozenset(section.entity_ids),
+                                   frozenset(section.registration_authorities),
+                                   frozenset(section.entity_categories))
         setting = f"{key}.signing_certificate"
         trust = Trust(load_signer(config_dir / section.signing_certificate, setting), setting,
                       section.max_validity_days)
@@ -155,7 +146,7 @@ class Federation:
 
     def _mdq_record(self, entity_id: str) -> tuple[IdpRecord, Any] | None:
         assert self.mdq is not None
-        if self.section.entity_ids and entity_id not in self.section.entity_ids:
+        if self.admission.entity_ids and entity_id not in self.admission.entity_ids:
             return None  # not admitted: the MDQ service need not be asked
         try:
             record = self.mdq.lookup(entity_id)
@@ -163,7 +154,7 @@ class Federation:
             raise errors.IdpMetadataUnavailable(
                 f"{self.key}: no trustworthy metadata for {entity_id[:200]}: "
                 f"{exc.detail}") from exc
-        if record is None or not admitted(self.section, record):
+        if record is None or not self.admission.admits_record(record):
             return None
         return record, record.valid_until
 

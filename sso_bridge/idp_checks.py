@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from sso_bridge import eid_sources
-from sso_bridge.settings import FederationSection, IdpPolicy, Settings
+from sso_bridge.settings import FederationSection, IdpPolicy, IdpSection, Settings
 
 
 def problems(s: Settings) -> list[str]:
@@ -45,8 +45,6 @@ def problems(s: Settings) -> list[str]:
 
 def _written(c: IdpPolicy) -> bool:
     """Whether ``[idp]`` holds anything but defaults (a table half written is a mistake)."""
-    from sso_bridge.settings import IdpSection
-
     return c != IdpSection(preset=c.preset)
 
 

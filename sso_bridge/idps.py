@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterable
 from itertools import combinations
 
@@ -50,7 +49,6 @@ class Idps:
         self.sp = sp
         self.federations = federations
         self._configured: tuple[object, Discovery] | None = None
-        self._lock = threading.Lock()
         sp.others = self._federation_idp
 
     # --- finding an IdP -------------------------------------------------------------------
@@ -167,10 +165,6 @@ class Idps:
         return sum(len(d) for d in self._discoveries())
 
     # --- operations -----------------------------------------------------------------------
-
-    def start(self) -> None:
-        for federation in self.federations:
-            federation.start()
 
     def ensure_running(self) -> None:
         for federation in self.federations:

@@ -93,17 +93,13 @@ def _step(problems: list[str], build: Callable[[], T]) -> T | None:
 def _load_metadata(settings: Settings, config: IdpConfig | None = None) -> IdpMetadata:
     """The metadata of a configured IdP (default ``[idp]``), its problems naming its keys."""
     key, c = (config.key, config.section) if config else ("idp", settings.idp)
-    signer = MetadataSigner.load(settings.path(c.metadata_signing_certificate)) \
+    signer = MetadataSigner.load(settings.path(c.metadata_signing_certificate),
+                                 f"{key}.metadata_signing_certificate") \
         if c.metadata_signing_certificate else None
-    try:
-        return load_idp_metadata(
-            file=settings.path(c.metadata_file) if c.metadata_file else None,
-            url=c.metadata_url, entity_id=c.entity_id, timeout=c.metadata_timeout_seconds,
-            signer=signer, max_validity_days=c.metadata_max_validity_days)
-    except ConfigError as exc:
-        if key == "idp":
-            raise
-        raise ConfigError([p.replace("'idp.", f"'{key}.") for p in exc.problems]) from exc
+    return load_idp_metadata(
+        file=settings.path(c.metadata_file) if c.metadata_file else None,
+        url=c.metadata_url, entity_id=c.entity_id, timeout=c.metadata_timeout_seconds,
+        signer=signer, max_validity_days=c.metadata_max_validity_days, table=key)
 
 
 def _saml_settings(settings: Settings, idp: IdpMetadata, cert: str, next_cert: str,

@@ -93,65 +93,69 @@ class IdpMetadata:
 
 @dataclass(frozen=True)
 class MetadataSigner:
-    """The certificate whose key must have signed the metadata (``SIGNER_KEY``)."""
+    """The certificate whose key must have signed the metadata; ``setting``, the key it was
+    configured by, is named in every problem (``idp.metadata_signing_certificate``,
+    ``idps.partner...``, a federation's ``signing_certificate``)."""
 
     path: str
     key: xmlsec.Key = field(repr=False)
+    setting: str = SIGNER_KEY
 
     @classmethod
-    def load(cls, path: Path) -> MetadataSigner:
+    def load(cls, path: Path, setting: str = SIGNER_KEY) -> MetadataSigner:
         try:
             pem = path.read_bytes()
         except OSError as exc:
-            raise ConfigError(f"'{SIGNER_KEY}': cannot read {path}: {exc.strerror}") from exc
+            raise ConfigError(f"'{setting}': cannot read {path}: {exc.strerror}") from exc
         try:
             x509.load_pem_x509_certificate(pem)
             key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
         except (ValueError, xmlsec.Error) as exc:
-            raise ConfigError(f"'{SIGNER_KEY}': {path} is not a PEM certificate") from exc
-        return cls(str(path), key)
+            raise ConfigError(f"'{setting}': {path} is not a PEM certificate") from exc
+        return cls(str(path), key, setting)
 
     def verify(self, doc: Any, source: str) -> None:
         """Refuse metadata whose root element is not signed by this key."""
         signatures = list(doc.iterchildren(f"{{{DS}}}Signature"))
         if len(signatures) != 1:
-            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} is not signed"
+            raise ConfigError(f"'{self.setting}': the metadata from {source} is not signed"
                               if not signatures else
-                              f"'{SIGNER_KEY}': the metadata from {source} carries "
+                              f"'{self.setting}': the metadata from {source} carries "
                               f"{len(signatures)} signatures on its root element")
         try:  # one Reference, to the root by its ID; enveloped + c14n transforms; SHA-2
             check_signature(signatures[0], doc)
         except SamlError as exc:
-            raise ConfigError(f"'{SIGNER_KEY}': the signature of the metadata from {source} "
+            raise ConfigError(f"'{self.setting}': the signature of the metadata from {source} "
                               f"is outside the SAML profile: {exc.detail}") from exc
         root_id = doc.get("ID")
         if sum(1 for e in doc.iter(etree.Element) if e.get("ID") == root_id) != 1:
-            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} uses the ID of its "
+            raise ConfigError(f"'{self.setting}': the metadata from {source} uses the ID of its "
                               "signed root element twice")
         xmlsec.tree.add_ids(doc, ["ID"])
         if not verified_by_any(signatures[0], (self.key,)):
-            raise ConfigError(f"'{SIGNER_KEY}': the metadata from {source} is not signed by "
+            raise ConfigError(f"'{self.setting}': the metadata from {source} is not signed by "
                               f"the key of {self.path} (or was changed after signing)")
 
 
 def load_idp_metadata(*, file: Path | None = None, url: str = "", entity_id: str = "",
                       timeout: float = 10.0, signer: MetadataSigner | None = None,
-                      max_validity_days: int = 0) -> IdpMetadata:
-    """Read, parse and check the IdP metadata; ConfigError names the key and the cause."""
+                      max_validity_days: int = 0, table: str = "idp") -> IdpMetadata:
+    """Read, parse and check the IdP metadata; ConfigError names the key and the cause
+    (``table``: the IdP's settings table, ``idp`` or ``idps.<name>``)."""
     if file is not None:
-        key, source = "idp.metadata_file", str(file)
+        key, source = f"{table}.metadata_file", str(file)
         try:
             xml = file.read_bytes()
         except OSError as exc:
             raise ConfigError(f"'{key}': cannot read {file}: {exc.strerror}") from exc
     else:
-        key, source = "idp.metadata_url", url
-        xml = _fetch(url, timeout)
+        key, source = f"{table}.metadata_url", url
+        xml = _fetch(url, timeout, key)
     return parse_idp_metadata(xml, source=source, key=key, entity_id=entity_id, signer=signer,
-                              max_validity_days=max_validity_days)
+                              max_validity_days=max_validity_days, table=table)
 
 
-def _fetch(url: str, timeout: float) -> bytes:
+def _fetch(url: str, timeout: float, key: str = "idp.metadata_url") -> bytes:
     """GET the metadata over the bridge's one HTTP stack (system trust store, hostname checks,
     no redirects, at most MAX_METADATA_BYTES)."""
     parts = urlsplit(url)
@@ -162,20 +166,20 @@ def _fetch(url: str, timeout: float) -> bytes:
         reply = client.get(f"{target}?{parts.query}" if parts.query else target,
                            {"Accept": "application/samlmetadata+xml, application/xml"})
     except ReplyTooLarge:
-        raise ConfigError(f"'idp.metadata_url': {url} is larger than {MAX_METADATA_BYTES} "
+        raise ConfigError(f"'{key}': {url} is larger than {MAX_METADATA_BYTES} "
                           "bytes") from None
     except TransportError as exc:
-        raise ConfigError(f"'idp.metadata_url': cannot fetch {url}: {exc}") from None
+        raise ConfigError(f"'{key}': cannot fetch {url}: {exc}") from None
     finally:
         client.close()
     if reply.status != 200:
-        raise ConfigError(f"'idp.metadata_url': {url} answered HTTP {reply.status}")
+        raise ConfigError(f"'{key}': {url} answered HTTP {reply.status}")
     return reply.body
 
 
 def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = "",
-                       signer: MetadataSigner | None = None,
-                       max_validity_days: int = 0) -> IdpMetadata:
+                       signer: MetadataSigner | None = None, max_validity_days: int = 0,
+                       table: str = "idp") -> IdpMetadata:
     try:
         doc = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # the parser raises lxml and defusedxml-style errors alike
@@ -189,9 +193,9 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
     if not entity_ids:
         raise ConfigError(f"'{key}': {source} describes no IdP (no IDPSSODescriptor)")
     if entity_id and entity_id not in entity_ids:
-        raise ConfigError(f"'idp.entity_id': {entity_id} is not in {source}")
+        raise ConfigError(f"'{table}.entity_id': {entity_id} is not in {source}")
     if not entity_id and len(entity_ids) > 1:
-        raise ConfigError(f"'idp.entity_id': {source} describes {len(entity_ids)} IdPs; "
+        raise ConfigError(f"'{table}.entity_id': {source} describes {len(entity_ids)} IdPs; "
                           "name the one to trust")
     chosen = entity_id or str(entity_ids[0])
     parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml, entity_id=chosen,
@@ -207,7 +211,8 @@ def parse_idp_metadata(xml: bytes, *, source: str, key: str, entity_id: str = ""
     if valid_until is not None and valid_until <= time.time():
         raise ConfigError(f"'{key}': the metadata of {chosen} expired at {_date(valid_until)}")
     if max_validity_days:
-        _check_validity_window(valid_until, max_validity_days, chosen)
+        _check_validity_window(valid_until, max_validity_days, chosen,
+                               f"{table}.metadata_max_validity_days")
     idp.pop("x509cert", None)
     idp["x509certMulti"] = {"signing": list(certs)}
     names, keywords, logo = _ui(doc, chosen)
@@ -264,15 +269,16 @@ def _signing_certs(idp: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c.strip() for c in [*multi, *single] if c.strip()))
 
 
-def _check_validity_window(valid_until: float | None, days: int, entity_id: str) -> None:
+def _check_validity_window(valid_until: float | None, days: int, entity_id: str,
+                           setting: str = VALIDITY_KEY) -> None:
     """A copy of signed metadata is good until its validUntil, even after its signer's key was
     replaced: a bound on validUntil bounds how long an old, once genuine copy can be replayed
     (Shibboleth's RequireValidUntil with maxValidityInterval)."""
     if valid_until is None:
-        raise ConfigError(f"'{VALIDITY_KEY}': the metadata of {entity_id} carries no "
+        raise ConfigError(f"'{setting}': the metadata of {entity_id} carries no "
                           "validUntil, and one is required")
     if valid_until - time.time() > days * 86400:
-        raise ConfigError(f"'{VALIDITY_KEY}': the metadata of {entity_id} is valid until "
+        raise ConfigError(f"'{setting}': the metadata of {entity_id} is valid until "
                           f"{_date(valid_until)}, more than {days} days ahead")
 
 

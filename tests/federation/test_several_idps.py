@@ -198,3 +198,19 @@ def test_a_configured_idp_whose_metadata_expired_signs_no_one_in(
     assert sakai_user(sim, "ann@partner") == {}
     request_id, relay = start(client, UNIVERSITY)  # the other IdP is not affected
     assert post(client, services, UNIVERSITY, request_id, relay, "ann").status_code == 302
+
+
+def test_another_idp_s_metadata_problems_name_its_own_keys(tmp_path: Path,
+                                                            sim: SakaiSimulator) -> None:
+    path, env = configure(tmp_path, sim, {**PARTNER_TABLE, "metadata_file": "missing.xml",
+                                          "metadata_signing_certificate": "missing.pem"})
+    with pytest.raises(ConfigError) as caught:
+        create_app(load_settings(path, env))
+    problems = " ".join(caught.value.problems)
+    assert "'idps.partner.metadata_signing_certificate': cannot read" in problems
+    assert "'idp." not in problems
+    path, env = configure(tmp_path, sim, {**PARTNER_TABLE, "metadata_file": "missing.xml"})
+    with pytest.raises(ConfigError) as caught:
+        create_app(load_settings(path, env))
+    assert any(p.startswith("'idps.partner.metadata_file': cannot read")
+               for p in caught.value.problems), caught.value.problems

@@ -15,7 +15,7 @@ child process (``build.py``) whose memory goes back to the system when it exits.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from sso_bridge.saml.federation.records import (
     registration_authority,
     valid_until,
 )
-from sso_bridge.saml.metadata import SIGNER_KEY, MetadataSigner
+from sso_bridge.saml.metadata import MetadataSigner
 
 _ENTITY, _ENTITIES = f"{{{MD}}}EntityDescriptor", f"{{{MD}}}EntitiesDescriptor"
 
@@ -50,13 +50,23 @@ class Admission:
     entity_categories: frozenset[str] = frozenset()
 
     def admits(self, entity: Any) -> bool:
+        """An aggregate's EntityDescriptor (its extensions read only when a list needs them)."""
         if self.entity_ids and entity.get("entityID") not in self.entity_ids:
             return False
-        if (self.registration_authorities
-                and registration_authority(entity) not in self.registration_authorities):
+        return self._holds(
+            registration_authority(entity) if self.registration_authorities else "",
+            entity_categories(entity) if self.entity_categories else ())
+
+    def admits_record(self, record: IdpRecord) -> bool:
+        """An IdP already read (an MDQ answer)."""
+        if self.entity_ids and record.entity_id not in self.entity_ids:
             return False
-        return not self.entity_categories or bool(
-            self.entity_categories.intersection(entity_categories(entity)))
+        return self._holds(record.registration_authority, record.entity_categories)
+
+    def _holds(self, authority: str, categories: Iterable[str]) -> bool:
+        if self.registration_authorities and authority not in self.registration_authorities:
+            return False
+        return not self.entity_categories or bool(self.entity_categories.intersection(categories))
 
 
 @dataclass(frozen=True)
@@ -145,23 +155,12 @@ def parse_document(path: Path, source: str, setting: str) -> Any:
 
 def verify(root: Any, source: str, trust: Trust) -> None:
     """The root's one signature, by the signer's key, before anything else is read."""
-    try:
-        trust.signer.verify(root, source)
-    except ConfigError as exc:
-        raise renamed(exc, trust.setting) from exc
+    trust.signer.verify(root, source)
 
 
 def load_signer(path: Path, setting: str) -> MetadataSigner:
-    """The signing certificate at ``path``; ConfigError names ``setting``."""
-    try:
-        return MetadataSigner.load(path)
-    except ConfigError as exc:
-        raise renamed(exc, setting) from exc
-
-
-def renamed(exc: ConfigError, setting: str) -> ConfigError:
-    """metadata.py names the single IdP's setting in its problems: name ours instead."""
-    return ConfigError([p.replace(f"'{SIGNER_KEY}'", f"'{setting}'") for p in exc.problems])
+    """The signing certificate at ``path``; its problems name ``setting``."""
+    return MetadataSigner.load(path, setting)
 
 
 def checked_validity(root: Any, source: str, trust: Trust) -> float:
